@@ -1,0 +1,97 @@
+import {inspect} from 'node:util';
+import {type ClientOptions, resolveConfig} from './config.js';
+import {createTokenFetcher, log} from './token-endpoint.js';
+import {TokenCache} from './token-cache.js';
+
+const caches = new WeakMap<Client, TokenCache>();
+
+/**
+ * The token cache behind a client, for the axios integration's compare-and-clear. Not exported
+ * from the package: it would widen `Client`'s public API.
+ *
+ * @internal
+ */
+export function cacheOf(client: Client): TokenCache {
+	const cache = caches.get(client);
+	if (cache === undefined) {
+		throw new TypeError('Expected a Client of vibrant-oauth2-client.');
+	}
+
+	return cache;
+}
+
+/**
+ * An OAuth2 client-credentials token source for the Vibrant Wellness API: it fetches a token,
+ * caches it until shortly before it expires, shares one fetch among concurrent callers and
+ * refreshes ahead of expiry.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "vibrant-oauth2-client";
+ *
+ * const client = new Client(); // VIBRANT_CLIENT_ID and VIBRANT_CLIENT_SECRET from the environment
+ * const authorization = await client.getToken(); // "Bearer eyJ…"
+ * ```
+ * @see RFC 6749 §4.4 (Client Credentials Grant)
+ */
+export class Client {
+	readonly #description: {clientId: string; tokenUrl: string; authMethod: string; scope: string | undefined};
+
+	/**
+	 * Reads and validates the configuration; does no I/O.
+	 *
+	 * @param options - settings; any left `undefined` come from the environment, then the defaults.
+	 * @throws {@link VibrantConfigError} when a setting is missing or invalid.
+	 */
+	constructor(options?: ClientOptions) {
+		const config = resolveConfig(options);
+		caches.set(
+			this,
+			new TokenCache(createTokenFetcher(config), {
+				expiryBufferSeconds: config.expiryBufferSeconds,
+				refreshAheadRatio: config.refreshAheadRatio,
+				onBackgroundError(error) {
+					log('background token refresh failed; keeping the current token: %s', error instanceof Error ? error.message : 'unknown error');
+				},
+			}),
+		);
+		this.#description = {
+			clientId: config.clientId,
+			tokenUrl: config.tokenUrl.href,
+			authMethod: config.authMethod,
+			scope: config.scope,
+		};
+	}
+
+	/**
+	 * Returns the `Authorization` header value, such as `Bearer eyJ…`.
+	 *
+	 * A cached token is returned without I/O while it is usable; otherwise one fetch is shared by
+	 * every concurrent caller. A failed fetch is not cached: the next call tries again.
+	 *
+	 * @returns `"<token_type> <access_token>"`, with any case of `bearer` written `Bearer`.
+	 * @throws {@link VibrantTokenError} when the token endpoint cannot be reached, refuses the
+	 * credentials, or answers with something that is not a token.
+	 */
+	getToken(): Promise<string> {
+		return cacheOf(this).get();
+	}
+
+	/**
+	 * Drops the cached token: the next `getToken()` fetches a fresh one. A fetch already in flight
+	 * still answers the callers waiting for it, but does not refill the cache.
+	 */
+	clearCache(): void {
+		cacheOf(this).clear();
+	}
+
+	/** Shows the client's settings, never its secret. */
+	[inspect.custom](): string {
+		return `Client ${inspect(this.#description)}`;
+	}
+
+	/** Serialises the client's settings, never its secret. */
+	toJSON(): object {
+		return {...this.#description};
+	}
+}

@@ -1,0 +1,5 @@
+export {Client} from './client.js';
+export {CachedToken} from './token.js';
+export {VibrantAuthError, VibrantConfigError, VibrantTokenError} from './errors.js';
+export type {AuthMethod, ClientOptions} from './config.js';
+export type {TokenResponse} from './token.js';

@@ -57,21 +57,24 @@ export class TokenCache {
 
 	/** The cached token while it is usable, else the result of one shared fetch. */
 	get(): Promise<string> {
-		const now = this.#now();
-		if (this.#currentValue !== undefined && now < this.#usableUntil) {
-			if (this.#refreshAt !== undefined && now >= this.#refreshAt) {
-				this.#refreshInBackground();
-			}
-
-			return this.#currentValue;
-		}
-
-		return this.#fetch(this.#generation);
+		return this.cached() === undefined ? this.#fetch(this.#generation) : this.#currentValue!;
 	}
 
-	/** The header value of the token held now, if any (no I/O). */
-	peek(): string | undefined {
-		return this.#current?.accessToken;
+	/**
+	 * The cached token while it is usable (starting a background refresh when one is due), else
+	 * `undefined`; never does I/O and never waits.
+	 */
+	cached(): string | undefined {
+		const now = this.#now();
+		if (this.#current === undefined || now >= this.#usableUntil) {
+			return undefined;
+		}
+
+		if (this.#refreshAt !== undefined && now >= this.#refreshAt) {
+			this.#refreshInBackground();
+		}
+
+		return this.#current.accessToken;
 	}
 
 	/** Drops the token; fetches in flight may answer their callers but may not refill the cache. */

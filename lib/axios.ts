@@ -1,0 +1,301 @@
+import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
+import {Client, cacheOf} from './client.js';
+import {isLoopback} from './config.js';
+import {VibrantConfigError} from './errors.js';
+import type {TokenCache} from './token-cache.js';
+
+declare module 'axios' {
+	interface AxiosRequestConfig {
+		/**
+		 * `false` keeps `attachVibrantAuth` away from this request: no token is added and a 401 is
+		 * not retried.
+		 *
+		 * @default true
+		 */
+		vibrantAuth?: boolean;
+	}
+}
+
+/** Options of {@link attachVibrantAuth}. */
+export type AttachOptions = {
+	/**
+	 * The token source.
+	 *
+	 * @default a `new Client()` built from the environment when `attachVibrantAuth` is called
+	 */
+	readonly client?: Client | undefined;
+
+	/**
+	 * The origins (`https://host[:port]`) that may receive the token. A request to any other origin
+	 * is sent untouched. Each must be `https:`, or `http:` to a loopback host.
+	 *
+	 * @default the origin of `instance.defaults.baseURL` when set, else `https://api.vibrant-wellness.com`
+	 */
+	readonly origins?: readonly string[] | undefined;
+};
+
+/** Any axios instance, including the default export. */
+type Instance = Pick<AxiosInstance, 'interceptors' | 'defaults' | 'request'>;
+
+/**
+ * Per-request state, under a string key because axios's `mergeConfig` drops symbol keys and this
+ * state must survive a retry (ours, or the caller's axios-retry). It never holds the token.
+ */
+type RequestState = {
+	/** This package set the request's `Authorization`, so it may replace it on a retry. */
+	authorized: boolean;
+	/** The request was already retried after a 401. */
+	retried: boolean;
+};
+
+type BeforeRedirect = (options: Record<string, unknown>, responseDetails: {headers: Record<string, string>; statusCode: number}) => void;
+
+type Config = InternalAxiosRequestConfig & {[stateKey]?: RequestState};
+
+const stateKey = 'vibrant-oauth2-client';
+const defaultOrigin = 'https://api.vibrant-wellness.com';
+// axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
+const absoluteUrlPattern = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+const maxCachedBaseUrls = 64;
+
+const attachments = new WeakMap<object, {request: number; response: number}>();
+
+/**
+ * Makes an axios instance authenticate its requests to the Vibrant API: every request to an allowed
+ * origin gets `Authorization: <token>`, and a 401 answer invalidates the token and is retried once
+ * with a fresh one.
+ *
+ * Attaching again to the same instance replaces the earlier attachment.
+ *
+ * @param instance - an `axios.create()` instance or the default `axios` export.
+ * @param options - the token source and the origins that may receive the token.
+ * @returns the same instance.
+ * @throws {@link VibrantConfigError} when the options, or the environment for the default client,
+ * are invalid.
+ *
+ * @example
+ * ```ts
+ * import axios from "axios";
+ * import { attachVibrantAuth } from "vibrant-oauth2-client";
+ *
+ * const api = attachVibrantAuth(axios.create({ baseURL: "https://api.vibrant-wellness.com/v1" }));
+ * const response = await api.get("/some-endpoint");
+ * ```
+ */
+export function attachVibrantAuth<T extends Instance>(instance: T, options: AttachOptions = {}): T {
+	if (typeof options !== 'object' || options === null) {
+		throw new VibrantConfigError('attachVibrantAuth options must be an object.');
+	}
+
+	if (options.client !== undefined && !(options.client instanceof Client)) {
+		throw new VibrantConfigError('Option client must be a Client of vibrant-oauth2-client.');
+	}
+
+	const allowed = resolveOrigins(options.origins, instance.defaults.baseURL);
+	const cache = cacheOf(options.client ?? new Client());
+	detachVibrantAuth(instance);
+	const isAllowed = createOriginCheck(allowed);
+
+	function beforeRedirect(redirect: Record<string, unknown>): void {
+		// axios and follow-redirects drop Authorization on some cross-origin redirects; older
+		// versions keep it for subdomains. Whatever the version, only allowed origins get our token.
+		const href = redirect['href'];
+		const headers = redirect['headers'] as Record<string, unknown> | undefined;
+		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
+			for (const name of Object.keys(headers)) {
+				if (name.toLowerCase() === 'authorization') {
+					delete headers[name];
+				}
+			}
+		}
+	}
+
+	const request = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect));
+	const response = instance.interceptors.response.use(undefined, async (error: unknown) =>
+		retryOnUnauthorized(error, instance, cache),
+	);
+	attachments.set(instance, {request, response});
+	return instance;
+}
+
+/**
+ * Removes what {@link attachVibrantAuth} added to an instance; does nothing if it has none.
+ *
+ * @param instance - the instance given to `attachVibrantAuth`.
+ */
+export function detachVibrantAuth(instance: Instance): void {
+	const ids = attachments.get(instance);
+	if (ids !== undefined) {
+		instance.interceptors.request.eject(ids.request);
+		instance.interceptors.response.eject(ids.response);
+		attachments.delete(instance);
+	}
+}
+
+function authorize(
+	config: Config,
+	cache: TokenCache,
+	isAllowed: (url: string) => boolean,
+	beforeRedirect: BeforeRedirect,
+): Config | Promise<Config> {
+	if (config.vibrantAuth === false) {
+		return config;
+	}
+
+	const state = config[stateKey];
+	const {headers} = config;
+	// A header we did not set (from the call or the instance's defaults) or basic `auth` is the
+	// caller's: never replaced. Ours, from an earlier attempt, is replaced by the current token.
+	if (state?.authorized !== true && (headers.has('Authorization') || config.auth !== undefined)) {
+		return config;
+	}
+
+	if (!isAllowed(resolveUrl(config))) {
+		return config;
+	}
+
+	const token = cache.cached();
+	if (token !== undefined) {
+		return setToken(config, state, token, beforeRedirect);
+	}
+
+	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect));
+}
+
+function setToken(config: Config, state: RequestState | undefined, token: string, beforeRedirect: BeforeRedirect): Config {
+	config.headers.set('Authorization', token);
+	if (state === undefined) {
+		const callerBeforeRedirect = config.beforeRedirect as BeforeRedirect | undefined;
+		config[stateKey] = {authorized: true, retried: false};
+		config.beforeRedirect =
+			callerBeforeRedirect === undefined
+				? beforeRedirect
+				: (options, responseDetails) => {
+						beforeRedirect(options, responseDetails);
+						callerBeforeRedirect(options, responseDetails);
+					};
+	} else {
+		state.authorized = true;
+	}
+
+	return config;
+}
+
+async function retryOnUnauthorized(error: unknown, instance: Instance, cache: TokenCache): Promise<AxiosResponse> {
+	const {config, response} = (error ?? {}) as Partial<AxiosError>;
+	const state = (config as Config | undefined)?.[stateKey];
+	if (config === undefined || response?.status !== 401 || state?.authorized !== true) {
+		throw error;
+	}
+
+	const sent = config.headers.get('Authorization');
+	if (typeof sent === 'string') {
+		cache.invalidate(sent);
+	}
+
+	if (state.retried || !isReplayable(config.data)) {
+		throw error;
+	}
+
+	state.retried = true;
+	// The body was serialised by the first attempt; do not transform it twice (as axios-retry does).
+	config.transformRequest = [(data: unknown) => data];
+	return instance.request(config);
+}
+
+// A stream can be read once; strings, buffers, URLSearchParams, FormData and Blobs can be resent.
+function isReplayable(data: unknown): boolean {
+	if (typeof data !== 'object' || data === null) {
+		return true;
+	}
+
+	const candidate = data as {pipe?: unknown; getReader?: unknown; [Symbol.asyncIterator]?: unknown};
+	return (
+		typeof candidate.pipe !== 'function' &&
+		typeof candidate.getReader !== 'function' &&
+		(typeof candidate[Symbol.asyncIterator] !== 'function' || data instanceof Blob)
+	);
+}
+
+/** The URL axios will request, resolved the way axios's buildFullPath does, without its config merge. */
+function resolveUrl(config: InternalAxiosRequestConfig): string {
+	const url = config.url ?? '';
+	const {baseURL} = config;
+	if (baseURL && (config.allowAbsoluteUrls === false || !absoluteUrlPattern.test(url))) {
+		// axios joins them with exactly one "/", so the origin is always the baseURL's.
+		return baseURL;
+	}
+
+	return url;
+}
+
+function createOriginCheck(allowed: readonly string[]): (url: string) => boolean {
+	const allowedSet = new Set(allowed);
+	const verdicts = new Map<string, boolean>();
+	return url => {
+		let verdict = verdicts.get(url);
+		if (verdict === undefined) {
+			verdict = hasAllowedOrigin(url, allowedSet);
+			// URLs repeat (a baseURL, a few absolute URLs); bound the memory for callers whose don't.
+			if (verdicts.size >= maxCachedBaseUrls) {
+				verdicts.clear();
+			}
+
+			verdicts.set(url, verdict);
+		}
+
+		return verdict;
+	};
+}
+
+function hasAllowedOrigin(url: string, allowedSet: ReadonlySet<string>): boolean {
+	try {
+		const parsed = new URL(url);
+		return allowedSet.has(parsed.origin) && parsed.username === '' && parsed.password === '';
+	} catch {
+		return false;
+	}
+}
+
+function resolveOrigins(origins: unknown, baseURL: unknown): string[] {
+	if (origins === undefined) {
+		if (typeof baseURL === 'string' && baseURL !== '') {
+			return [toOrigin(baseURL, 'instance.defaults.baseURL')];
+		}
+
+		return [defaultOrigin];
+	}
+
+	if (!Array.isArray(origins) || origins.length === 0) {
+		throw new VibrantConfigError('Option origins must be a non-empty array of origins such as "https://api.vibrant-wellness.com".');
+	}
+
+	return origins.map((origin: unknown, index) => {
+		if (typeof origin !== 'string') {
+			throw new VibrantConfigError(`Option origins[${index}] must be a string.`);
+		}
+
+		return toOrigin(origin, `origins[${index}]`);
+	});
+}
+
+function toOrigin(text: string, setting: string): string {
+	let url: URL;
+	try {
+		url = new URL(text);
+	} catch {
+		throw new VibrantConfigError(`${setting} is not an absolute URL, so the origin that may receive the token is unknown; pass the origins option.`);
+	}
+
+	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+		throw new VibrantConfigError(
+			`${setting} uses plain http: to ${url.host}; the token travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
+		);
+	}
+
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+		throw new VibrantConfigError(`${setting} must be an https: origin (it uses ${url.protocol}).`);
+	}
+
+	return url.origin;
+}

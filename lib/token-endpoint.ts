@@ -162,7 +162,8 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
 		return Number(value) * 1000;
 	}
 
-	const date = Date.parse(value);
+	// An HTTP-date names its day and month; Date.parse would also take "-3" as a year.
+	const date = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
 	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 

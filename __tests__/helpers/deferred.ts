@@ -8,3 +8,18 @@ export function deferred<T = void>(): Deferred<T> {
 	});
 	return {promise, resolve};
 }
+
+/** Polls until `condition` holds (or fails the test after `timeoutMs`): for events on another socket. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) {
+			throw new Error('waitFor: the condition did not hold in time');
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await new Promise(resolve => {
+			setTimeout(resolve, 5);
+		});
+	}
+}

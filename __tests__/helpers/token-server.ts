@@ -28,7 +28,7 @@ export type TokenServer = {
 	readonly url: string;
 	readonly origin: string;
 	readonly requests: RecordedRequest[];
-	/** Answers the next requests with these replies, in order; the last one repeats. */
+	/** Answers the next requests with these replies, in order; the last one repeats. Indexes restart at 0. */
 	reply(...replies: Array<Reply | ((request: RecordedRequest, index: number) => Reply)>): void;
 	/** Holds every answer until the returned function is called. */
 	hold(): () => void;
@@ -45,6 +45,7 @@ export function tokenReply(request: RecordedRequest, index: number): Reply {
 export async function startTokenServer(): Promise<TokenServer> {
 	const requests: RecordedRequest[] = [];
 	let script: Array<Reply | ((request: RecordedRequest, index: number) => Reply)> = [tokenReply];
+	let scriptStart = 0;
 	let gate: Deferred | undefined;
 	const test = await listen(async (request, response) => {
 		const body = await readBody(request);
@@ -55,7 +56,7 @@ export async function startTokenServer(): Promise<TokenServer> {
 			body,
 			form: new URLSearchParams(body),
 		};
-		const index = requests.push(recorded) - 1;
+		const index = requests.push(recorded) - 1 - scriptStart;
 		const step = script[Math.min(index, script.length - 1)]!;
 		const reply = typeof step === 'function' ? step(recorded, index) : step;
 		if (gate !== undefined) {
@@ -90,6 +91,7 @@ export async function startTokenServer(): Promise<TokenServer> {
 		requests,
 		reply(...replies) {
 			script = replies;
+			scriptStart = requests.length;
 		},
 		hold() {
 			const current = deferred();

@@ -189,9 +189,14 @@ async function retryOnUnauthorized(error: unknown, instance: Instance, cache: To
 	}
 
 	const sent = config.headers.get('Authorization');
-	if (typeof sent === 'string') {
-		cache.invalidate(sent);
+	// After a redirect, the 401 may come from a hop that did not get our token (it was stripped):
+	// that says nothing about the token. Node's adapter exposes the last hop's request.
+	const lastRequest = response.request as {getHeader?: (name: string) => unknown} | undefined;
+	if (typeof sent !== 'string' || (typeof lastRequest?.getHeader === 'function' && lastRequest.getHeader('authorization') !== sent)) {
+		throw error;
 	}
+
+	cache.invalidate(sent);
 
 	if (state.retried || !isReplayable(config.data)) {
 		throw error;

@@ -1,0 +1,39 @@
+import {execFile} from 'node:child_process';
+import path from 'node:path';
+import {promisify} from 'node:util';
+
+// The built package (npm test builds it first), loaded by plain Node the way users load it.
+const root = path.resolve(__dirname, '..');
+const run = async (args: string[]) => promisify(execFile)(process.execPath, args, {cwd: root});
+const names = ['CachedToken', 'Client', 'VibrantAuthError', 'VibrantConfigError', 'VibrantTokenError', 'attachVibrantAuth', 'detachVibrantAuth'];
+
+describe('the built package', () => {
+	test('require() and import export the same names', async () => {
+		const required = await run(['-e', 'console.log(JSON.stringify(Object.keys(require("vibrant-oauth2-client")).sort()))']);
+		const imported = await run([
+			'--input-type=module',
+			'-e',
+			'const m = await import("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(m).sort()))',
+		]);
+		expect(JSON.parse(required.stdout)).toEqual(names);
+		expect(JSON.parse(imported.stdout)).toEqual(names);
+	});
+
+	test('require() and import load one implementation: instanceof holds across them', async () => {
+		const script = `
+			import {createRequire} from 'node:module';
+			import {VibrantConfigError, Client} from 'vibrant-oauth2-client';
+			const required = createRequire(import.meta.url)('vibrant-oauth2-client');
+			let thrown;
+			try { new required.Client({}); } catch (error) { thrown = error; }
+			console.log(JSON.stringify([required.Client === Client, thrown instanceof VibrantConfigError]));
+		`;
+		const {stdout} = await run(['--input-type=module', '-e', script]);
+		expect(JSON.parse(stdout)).toEqual([true, true]);
+	});
+
+	test('the CommonJS build does not require the ESM-only p-memoize', async () => {
+		const {stdout} = await run(['-e', 'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /p-memoize|mimic-function/.test(f))))']);
+		expect(JSON.parse(stdout)).toEqual([]);
+	});
+});

@@ -45,9 +45,10 @@ export class Client {
 	 */
 	constructor(options?: ClientOptions) {
 		const config = resolveConfig(options);
+		const fetchToken = createTokenFetcher(config);
 		caches.set(
 			this,
-			new TokenCache(createTokenFetcher(config), {
+			new TokenCache(async () => (await fetchToken()).token, {
 				expiryBufferSeconds: config.expiryBufferSeconds,
 				refreshAheadRatio: config.refreshAheadRatio,
 				onBackgroundError(error) {
@@ -85,7 +86,11 @@ export class Client {
 		cacheOf(this).clear();
 	}
 
-	/** Shows the client's settings, never its secret. */
+	/**
+	 * Shows the client's settings, never its secret.
+	 *
+	 * @internal
+	 */
 	[inspect.custom](): string {
 		return `Client ${inspect(this.#description)}`;
 	}

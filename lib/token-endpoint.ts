@@ -3,7 +3,7 @@ import axios, {AxiosError, type AxiosResponse} from 'axios';
 import axiosRetry from 'axios-retry';
 import type {ResolvedConfig} from './config.js';
 import {VibrantTokenError, excerpt} from './errors.js';
-import {type CachedToken, InvalidTokenResponse, toCachedToken} from './token.js';
+import {type CachedToken, InvalidTokenResponse, type TokenResponse, toCachedToken} from './token.js';
 
 /** @internal */
 export const log = debuglog('vibrant');
@@ -31,11 +31,11 @@ const retryableNetworkCodes = new Set([
 
 /**
  * Fetches one token from the token endpoint: builds the request, retries what is worth retrying,
- * and checks the answer. It never caches.
+ * and checks the answer. It never caches. `response` is the checked wire body (for the CLI).
  *
  * @internal
  */
-export type TokenFetcher = () => Promise<CachedToken>;
+export type TokenFetcher = () => Promise<{token: CachedToken; response: TokenResponse}>;
 
 /**
  * Builds the fetcher for one client, with its own private axios instance.
@@ -83,7 +83,7 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 		},
 	});
 
-	return async function fetchToken(): Promise<CachedToken> {
+	return async function fetchToken() {
 		log('requesting a token from %s', endpoint);
 		let response: AxiosResponse<string>;
 		try {
@@ -95,9 +95,11 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 		const receivedAt = Date.now();
 		const text = typeof response.data === 'string' ? response.data : '';
 		try {
-			const token = toCachedToken(parseJson(text), receivedAt);
+			const parsed = parseJson(text);
+			const token = toCachedToken(parsed, receivedAt);
 			log('token received; expires in %ds', Math.round((token.expiresAt - receivedAt) / 1000));
-			return token;
+			// toCachedToken checked the fields that matter; the others are passed through untouched.
+			return {token, response: parsed as TokenResponse};
 		} catch (error) {
 			if (!(error instanceof InvalidTokenResponse)) {
 				throw error;

@@ -1,0 +1,33 @@
+import {execFile} from 'node:child_process';
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {promisify} from 'node:util';
+
+// Every ```ts block of the README must compile against the built package, as a user's .mts file.
+const root = path.resolve(__dirname, '..');
+const directory = path.join(root, '.readme-check');
+
+afterAll(() => {
+	rmSync(directory, {recursive: true, force: true});
+});
+
+test('the README\'s TypeScript examples type-check against the published types', async () => {
+	const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+	const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map(match => match[1]!);
+	// The error class declarations are a summary, not a program.
+	const programs = blocks.filter(block => block.includes('from "vibrant-oauth2-client"'));
+	expect(programs.length).toBeGreaterThanOrEqual(8);
+	rmSync(directory, {recursive: true, force: true});
+	mkdirSync(directory);
+	const files = programs.map((block, index) => {
+		const file = path.join(directory, `example-${index + 1}.mts`);
+		writeFileSync(file, `${block}\nexport {};\n`);
+		return file;
+	});
+	const tsc = require.resolve('typescript/bin/tsc');
+	const options = ['--noEmit', '--strict', '--module', 'node16', '--target', 'es2022', '--types', 'node', '--skipLibCheck'];
+	const result = await promisify(execFile)(process.execPath, [tsc, ...options, ...files], {cwd: root}).catch(
+		(error: {stdout: string}) => error,
+	);
+	expect(result.stdout).toBe('');
+}, 60_000);

@@ -4,6 +4,7 @@ const config: Config = {
 	testEnvironment: 'node',
 	roots: ['<rootDir>/__tests__'],
 	testMatch: ['**/*.test.ts'],
+	setupFiles: ['<rootDir>/__tests__/helpers/clean-environment.ts'],
 	transform: {
 		// p-memoize and mimic-function are ESM-only: ts-jest compiles them to CommonJS for Jest.
 		'^.+\\.[tj]s$': [

@@ -4,7 +4,7 @@ import {promisify} from 'node:util';
 
 // The built package (npm test builds it first), loaded by plain Node the way users load it.
 const root = path.resolve(__dirname, '..');
-const run = async (args: string[]) => promisify(execFile)(process.execPath, args, {cwd: root});
+const run = async (args: string[]) => promisify(execFile)(process.execPath, args, {cwd: root, env: {...process.env}});
 const names = ['CachedToken', 'Client', 'VibrantAuthError', 'VibrantConfigError', 'VibrantTokenError', 'attachVibrantAuth', 'detachVibrantAuth'];
 
 describe('the built package', () => {

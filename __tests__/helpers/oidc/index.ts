@@ -1,0 +1,150 @@
+import path from 'node:path';
+import {Worker} from 'node:worker_threads';
+
+/** The credentials of one registered OAuth2 client. */
+export type ClientCredentials = {readonly clientId: string; readonly clientSecret: string};
+
+/** Every counter, as the servers counted them. */
+export type AuthServerCounts = {
+	/** POST requests the token endpoint received, answered or refused. */
+	readonly tokenRequests: number;
+	/** Tokens issued (oidc-provider's `grant.success` events). */
+	readonly tokensIssued: number;
+	/** Token requests refused (oidc-provider's `grant.error` events). */
+	readonly tokenErrors: number;
+	/** Requests the protected API received, whatever its answer. */
+	readonly apiCalls: number;
+	/** Requests the protected API answered 401. */
+	readonly apiRejected: number;
+};
+
+/** An RFC 7662 introspection answer. */
+export type Introspection = {
+	readonly active: boolean;
+	readonly client_id?: string;
+	readonly scope?: string;
+	readonly exp?: number;
+	readonly iat?: number;
+	readonly iss?: string;
+	readonly token_type?: string;
+};
+
+/** A real OAuth2 authorization server (oidc-provider) and a protected API, on 127.0.0.1. */
+export type AuthServer = {
+	readonly issuer: string;
+	readonly tokenUrl: string;
+	readonly apiOrigin: string;
+	/** `post` uses client_secret_post, `basic` client_secret_basic; both may get the `labs:read` scope. */
+	readonly clients: {readonly post: ClientCredentials; readonly basic: ClientCredentials};
+	readonly accessTokenTtlSeconds: number;
+	tokenRequests(): Promise<number>;
+	apiCalls(): Promise<number>;
+	counts(): Promise<AuthServerCounts>;
+	/** Asks the provider's introspection endpoint about a token (raw or `Bearer <token>`). */
+	introspect(token: string): Promise<Introspection>;
+	/** Revokes a token (raw or `Bearer <token>`) at the provider's revocation endpoint. */
+	revoke(token: string): Promise<void>;
+	/** Stops both servers and the worker thread. */
+	close(): Promise<void>;
+};
+
+export type AuthServerOptions = {
+	/** Lifetime of the access tokens. @default 300 */
+	readonly accessTokenTtlSeconds?: number;
+};
+
+/** The scope the test clients may ask for. */
+export const grantedScope = 'labs:read';
+
+type Ready = Pick<AuthServer, 'issuer' | 'tokenUrl' | 'apiOrigin' | 'clients' | 'accessTokenTtlSeconds'>;
+type Reply = {id: number; result?: unknown; error?: string};
+type Message = {ready: Ready} | Reply;
+
+/**
+ * Starts the embedded authorization server and protected API in a worker thread: oidc-provider is
+ * ESM-only, which Jest's CommonJS module system cannot load.
+ */
+export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
+	const worker = new Worker(path.join(__dirname, 'worker.mjs'), {workerData: options});
+	const pending = new Map<number, {resolve: (value: unknown) => void; reject: (error: Error) => void}>();
+	let nextId = 0;
+	let failure: Error | undefined;
+
+	const failAll = (error: Error): void => {
+		failure ??= error;
+		for (const waiting of pending.values()) {
+			waiting.reject(error);
+		}
+
+		pending.clear();
+	};
+
+	const ready = await new Promise<Ready>((resolve, reject) => {
+		const onError = (error: Error): void => {
+			reject(error);
+		};
+
+		const onExit = (code: number): void => {
+			reject(new Error(`the auth server worker exited with code ${code} before it was ready`));
+		};
+
+		worker.once('error', onError);
+		worker.once('exit', onExit);
+		worker.on('message', (message: Message) => {
+			if ('ready' in message) {
+				worker.off('error', onError);
+				worker.off('exit', onExit);
+				resolve(message.ready);
+				return;
+			}
+
+			const waiting = pending.get(message.id);
+			pending.delete(message.id);
+			if (message.error === undefined) {
+				waiting?.resolve(message.result);
+			} else {
+				waiting?.reject(new Error(message.error));
+			}
+		});
+	});
+	worker.on('error', failAll);
+	worker.on('exit', code => {
+		failAll(new Error(`the auth server worker exited (code ${code})`));
+	});
+
+	async function call<T>(method: string, ...args: unknown[]): Promise<T> {
+		if (failure !== undefined) {
+			throw failure;
+		}
+
+		const id = nextId++;
+		const result = new Promise<unknown>((resolve, reject) => {
+			pending.set(id, {resolve, reject});
+		});
+		worker.postMessage({id, method, args});
+		return result as Promise<T>;
+	}
+
+	const counts = async (): Promise<AuthServerCounts> => call<AuthServerCounts>('counts');
+	let closed: Promise<void> | undefined;
+	return {
+		...ready,
+		counts,
+		tokenRequests: async () => (await counts()).tokenRequests,
+		apiCalls: async () => (await counts()).apiCalls,
+		introspect: async token => call<Introspection>('introspect', token),
+		revoke: async token => call<void>('revoke', token),
+		close() {
+			closed ??= (async () => {
+				try {
+					if (failure === undefined) {
+						await call('close');
+					}
+				} finally {
+					await worker.terminate();
+				}
+			})();
+			return closed;
+		},
+	};
+}

@@ -63,7 +63,6 @@ describe('the request interceptor', () => {
 			`http://127.0.0.1:${port}@${new URL(foreign.origin).host}/public`, // userinfo trick
 		];
 		for (const url of lookalikes) {
-			// eslint-disable-next-line no-await-in-loop
 			await instance.get(url);
 		}
 
@@ -102,7 +101,7 @@ describe('the request interceptor', () => {
 		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-1', 'Bearer token-1']);
 	});
 
-	test('the caller\'s beforeRedirect still runs; a 401 from a redirect target that got no token changes nothing', async () => {
+	test("the caller's beforeRedirect still runs; a 401 from a redirect target that got no token changes nothing", async () => {
 		const redirects: string[] = [];
 		const error = await rejection(
 			instance.get(`/redirect?to=${encodeURIComponent(`${foreign.origin}/private`)}`, {
@@ -146,14 +145,14 @@ describe('the request interceptor', () => {
 		expect(tokens.requests).toHaveLength(0);
 	});
 
-	test('the caller\'s own Authorization wins and is not retried', async () => {
+	test("the caller's own Authorization wins and is not retried", async () => {
 		const error = await rejection(instance.get('/private', {headers: {authorization: 'Bearer mine'}}));
 		expect((error as AxiosError).response?.status).toBe(401);
 		expect(authorizations(api)).toEqual(['Bearer mine']);
 		expect(tokens.requests).toHaveLength(0);
 	});
 
-	test('an Authorization from the instance defaults is the caller\'s too', async () => {
+	test("an Authorization from the instance defaults is the caller's too", async () => {
 		instance.defaults.headers.common['Authorization'] = 'Bearer default';
 		await rejection(instance.get('/private'));
 		expect(authorizations(api)).toEqual(['Bearer default']);
@@ -181,7 +180,7 @@ describe('the 401 retry', () => {
 		expect(tokens.requests).toHaveLength(2);
 	});
 
-	test('a second 401 rejects with the retry\'s AxiosError', async () => {
+	test("a second 401 rejects with the retry's AxiosError", async () => {
 		api.revoke('Bearer token-1');
 		api.revoke('Bearer token-2');
 		const error = await rejection(instance.get('/a'));
@@ -298,7 +297,7 @@ describe('attaching', () => {
 		expect(authorizations(api).at(-1)).toBeNull();
 	});
 
-	test('runs alongside the caller\'s own interceptors', async () => {
+	test("runs alongside the caller's own interceptors", async () => {
 		const seen: string[] = [];
 		instance.interceptors.request.use(config => {
 			config.headers.set('X-Trace', 'abc');
@@ -335,7 +334,7 @@ describe('attaching', () => {
 		[{origins: ['http://api.example.com']}, /origins\[0\] uses plain http: to api.example.com/],
 		[{origins: ['not a url']}, /origins\[0\] is not an absolute URL/],
 		[{origins: ['ftp://x.example.com']}, /origins\[0\] must be an https: origin/],
-		[{client: {getToken: async () => 'Bearer x'}}, /Option client must be a Client/],
+		[{client: {getToken: () => Promise.resolve('Bearer x')}}, /Option client must be a Client/],
 	])('rejects bad options %j', (options, message) => {
 		expect(() => attachVibrantAuth(axios.create(), options as never)).toThrow(message);
 	});
@@ -359,7 +358,6 @@ describe('with axios-retry on the same instance', () => {
 
 	test('a 401 is recovered by us, a 503 by axios-retry, in either order of attachment', async () => {
 		for (const order of ['ours first', 'theirs first']) {
-			// eslint-disable-next-line no-await-in-loop
 			const local = await startApiServer();
 			const target = axios.create({baseURL: local.origin});
 			if (order === 'ours first') {
@@ -371,15 +369,12 @@ describe('with axios-retry on the same instance', () => {
 			}
 
 			client.clearCache();
-			// eslint-disable-next-line no-await-in-loop
 			await target.get('/warm');
 			local.revoke(authorizations(local)[0]!);
-			// eslint-disable-next-line no-await-in-loop
 			const response = await target.get('/data');
 			expect(response.status).toBe(200);
 			expect(local.calls).toHaveLength(3);
 			expect(authorizations(local)[2]).not.toBe(authorizations(local)[1]);
-			// eslint-disable-next-line no-await-in-loop
 			await local.close();
 		}
 	});

@@ -10,7 +10,7 @@ type Result = {code: number; stdout: string; stderr: string};
 async function vibrantToken(args: string[], environment: Record<string, string | undefined>): Promise<Result> {
 	const env: NodeJS.ProcessEnv = {...process.env};
 	for (const name of ['VIBRANT_CLIENT_ID', 'VIBRANT_CLIENT_SECRET', 'VIBRANT_TOKEN_URL', 'VIBRANT_SCOPE', 'NODE_DEBUG']) {
-		delete env[name];
+		Reflect.deleteProperty(env, name);
 	}
 
 	return new Promise(resolve => {
@@ -36,7 +36,7 @@ describe('vibrant-token', () => {
 		expect(server.requests[0]!.form.get('client_secret')).toBe(secret);
 	});
 
-	test('--json prints the token endpoint\'s answer', async () => {
+	test("--json prints the token endpoint's answer", async () => {
 		server.reply({body: {access_token: 'abc', token_type: 'bearer', expires_in: 60, scope: 'labs:read'}});
 		const result = await vibrantToken(['--json', '--scope', 'labs:read'], credentials());
 		expect(result.code).toBe(0);
@@ -54,7 +54,9 @@ describe('vibrant-token', () => {
 		const result = await vibrantToken([], credentials());
 		expect(result.code).toBe(1);
 		expect(result.stdout).toBe('');
-		expect(result.stderr).toMatch(/^vibrant-token: Token endpoint answered 401 invalid_client .*check VIBRANT_CLIENT_ID \/ VIBRANT_CLIENT_SECRET.*\n$/);
+		expect(result.stderr).toMatch(
+			/^vibrant-token: Token endpoint answered 401 invalid_client .*check VIBRANT_CLIENT_ID \/ VIBRANT_CLIENT_SECRET.*\n$/,
+		);
 		expect(result.stderr.split('\n')).toHaveLength(2);
 		for (const form of secretForms) {
 			expect(result.stderr).not.toContain(form);
@@ -63,7 +65,11 @@ describe('vibrant-token', () => {
 
 	test('missing configuration: exit code 1 naming the variable', async () => {
 		const result = await vibrantToken([], {});
-		expect(result).toEqual({code: 1, stdout: '', stderr: 'vibrant-token: Missing clientId: pass the clientId option or set VIBRANT_CLIENT_ID.\n'});
+		expect(result).toEqual({
+			code: 1,
+			stdout: '',
+			stderr: 'vibrant-token: Missing clientId: pass the clientId option or set VIBRANT_CLIENT_ID.\n',
+		});
 	});
 
 	test('bad usage: exit code 2', async () => {

@@ -160,7 +160,9 @@ describe('refresh ahead', () => {
 describe('errors', () => {
 	test('VibrantTokenError is a VibrantAuthError and an Error, with its own name', async () => {
 		server.reply({status: 401, body: {error: 'invalid_client'}});
-		const error = await client().getToken().catch((error: unknown) => error);
+		const error = await client()
+			.getToken()
+			.catch((error: unknown) => error);
 		expect(error).toBeInstanceOf(VibrantTokenError);
 		expect(error).toBeInstanceOf(Error);
 		expect((error as Error).name).toBe('VibrantTokenError');

@@ -54,7 +54,12 @@ describe('resolveConfig', () => {
 	test('an explicit option wins over the environment', () => {
 		const config = resolveConfig(
 			{clientId: 'option-id', clientSecret: 'option-secret', tokenUrl: 'https://option.example.com/t', scope: ['a', 'b']},
-			{VIBRANT_CLIENT_ID: 'env-id', VIBRANT_CLIENT_SECRET: 'env-secret', VIBRANT_TOKEN_URL: 'https://env.example.com/t', VIBRANT_SCOPE: 'c'},
+			{
+				VIBRANT_CLIENT_ID: 'env-id',
+				VIBRANT_CLIENT_SECRET: 'env-secret',
+				VIBRANT_TOKEN_URL: 'https://env.example.com/t',
+				VIBRANT_SCOPE: 'c',
+			},
 		);
 		expect([config.clientId, config.clientSecret, config.tokenUrl.href, config.scope]).toEqual([
 			'option-id',
@@ -157,7 +162,9 @@ describe('resolveConfig', () => {
 		);
 		expect(configError(() => resolveConfig({...credentials, clientID: 'typo'} as never, {})).message).toMatch(/Unknown option "clientID"/);
 		expect(configError(() => resolveConfig({...credentials, scope: 'a "b"'}, {})).message).toMatch(/RFC 6749 §3.3/);
-		expect(configError(() => resolveConfig({...credentials, scope: [1] as never}, {})).message).toMatch(/scope must be a string or an array/);
+		expect(configError(() => resolveConfig({...credentials, scope: [1] as never}, {})).message).toMatch(
+			/scope must be a string or an array/,
+		);
 		expect(configError(() => resolveConfig(null as never, {})).message).toMatch(/options must be an object/);
 	});
 });

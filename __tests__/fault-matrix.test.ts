@@ -74,7 +74,12 @@ const cases: Record<string, Case> = {
 	'a hang beyond timeoutMs': {replies: ['hang'], requests: 3, minMs: 900, maxMs: 5000, expected: {ok: false, causeCode: 'ETIMEDOUT'}},
 	'500, beyond the retry budget': {replies: [{status: 500}], requests: 3, maxMs: 4000, expected: {ok: false, status: 500}},
 	'502, then a token': {replies: [{status: 502}, token], requests: 2, maxMs: 3000, expected: {ok: true, token: 'Bearer ok'}},
-	'503 twice, then a token': {replies: [{status: 503}, {status: 503}, token], requests: 3, maxMs: 4000, expected: {ok: true, token: 'Bearer ok'}},
+	'503 twice, then a token': {
+		replies: [{status: 503}, {status: 503}, token],
+		requests: 3,
+		maxMs: 4000,
+		expected: {ok: true, token: 'Bearer ok'},
+	},
 	'429 with Retry-After: 1': {
 		replies: [{status: 429, headers: {'Retry-After': '1'}}, token],
 		requests: 2,
@@ -89,13 +94,28 @@ const cases: Record<string, Case> = {
 		maxMs: 4000,
 		expected: {ok: true, token: 'Bearer ok'},
 	},
-	'429 with a Retry-After over 30 s': {replies: [{status: 429, headers: {'Retry-After': '3600'}}], requests: 1, maxMs: 1000, expected: {ok: false, status: 429}},
+	'429 with a Retry-After over 30 s': {
+		replies: [{status: 429, headers: {'Retry-After': '3600'}}],
+		requests: 1,
+		maxMs: 1000,
+		expected: {ok: false, status: 429},
+	},
 	'an HTML error page': {replies: [{status: 502, body: html}], requests: 3, maxMs: 4000, expected: {ok: false, status: 502}},
 	'an HTML page with 200': {replies: [{body: html}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
 	'an empty body': {replies: [{body: ''}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
 	'truncated JSON': {replies: [{body: '{"access_token":"abc","expi'}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
-	'a 200 without access_token': {replies: [{body: {token_type: 'bearer', expires_in: 3600}}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
-	'401 invalid_client': {replies: [{status: 401, body: {error: 'invalid_client'}}], requests: 1, maxMs: 1000, expected: {ok: false, status: 401, oauthError: 'invalid_client'}},
+	'a 200 without access_token': {
+		replies: [{body: {token_type: 'bearer', expires_in: 3600}}],
+		requests: 1,
+		maxMs: 1000,
+		expected: {ok: false, status: 200},
+	},
+	'401 invalid_client': {
+		replies: [{status: 401, body: {error: 'invalid_client'}}],
+		requests: 1,
+		maxMs: 1000,
+		expected: {ok: false, status: 401, oauthError: 'invalid_client'},
+	},
 };
 
 const messages: Record<string, RegExp> = {
@@ -103,7 +123,8 @@ const messages: Record<string, RegExp> = {
 	'a hang beyond timeoutMs': /^Token request to .* timed out after 3 attempts/,
 	'500, beyond the retry budget': /^Token endpoint answered 500 after 3 attempts: the token endpoint failed; try again later\.$/,
 	'429 with a Retry-After over 30 s': /the server asks to wait 3600 s \(Retry-After\)/,
-	'an HTML error page': /^Token endpoint answered 502 \(body: "<!DOCTYPE html><html><head><title>502 Bad Gateway<\/title>.*"\) after 3 attempts/,
+	'an HTML error page':
+		/^Token endpoint answered 502 \(body: "<!DOCTYPE html><html><head><title>502 Bad Gateway<\/title>.*"\) after 3 attempts/,
 	'an HTML page with 200': /^Token endpoint answered 200 but the body is not valid JSON \(body: "<!DOCTYPE html>/,
 	'an empty body': /^Token endpoint answered 200 but the body is empty/,
 	'truncated JSON': /^Token endpoint answered 200 but the body is not valid JSON/,

@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-	await server?.close();
+	await server.close();
 });
 
 /** What changed on the servers while `action` ran. */

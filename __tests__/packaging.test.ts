@@ -5,7 +5,15 @@ import {promisify} from 'node:util';
 // The built package (npm test builds it first), loaded by plain Node the way users load it.
 const root = path.resolve(__dirname, '..');
 const run = async (args: string[]) => promisify(execFile)(process.execPath, args, {cwd: root, env: {...process.env}});
-const names = ['CachedToken', 'Client', 'VibrantAuthError', 'VibrantConfigError', 'VibrantTokenError', 'attachVibrantAuth', 'detachVibrantAuth'];
+const names = [
+	'CachedToken',
+	'Client',
+	'VibrantAuthError',
+	'VibrantConfigError',
+	'VibrantTokenError',
+	'attachVibrantAuth',
+	'detachVibrantAuth',
+];
 
 describe('the built package', () => {
 	test('require() and import export the same names', async () => {
@@ -33,7 +41,10 @@ describe('the built package', () => {
 	});
 
 	test('the CommonJS build does not require the ESM-only p-memoize', async () => {
-		const {stdout} = await run(['-e', 'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /p-memoize|mimic-function/.test(f))))']);
+		const {stdout} = await run([
+			'-e',
+			'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /p-memoize|mimic-function/.test(f))))',
+		]);
 		expect(JSON.parse(stdout)).toEqual([]);
 	});
 });

@@ -11,7 +11,7 @@ afterAll(() => {
 	rmSync(directory, {recursive: true, force: true});
 });
 
-test('the README\'s TypeScript examples type-check against the published types', async () => {
+test("the README's TypeScript examples type-check against the published types", async () => {
 	const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 	const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map(match => match[1]!);
 	// The error class declarations are a summary, not a program.
@@ -27,7 +27,7 @@ test('the README\'s TypeScript examples type-check against the published types',
 	const tsc = require.resolve('typescript/bin/tsc');
 	const options = ['--noEmit', '--strict', '--module', 'node16', '--target', 'es2022', '--types', 'node', '--skipLibCheck'];
 	const result = await promisify(execFile)(process.execPath, [tsc, ...options, ...files], {cwd: root}).catch(
-		(error: {stdout: string}) => error,
+		(error: unknown) => error as {stdout: string},
 	);
 	expect(result.stdout).toBe('');
 }, 60_000);

@@ -19,7 +19,10 @@ const echo = (request: RecordedRequest) => `${request.body} ${String(request.hea
 const failures: Array<[string, Reply | ((request: RecordedRequest) => Reply)]> = [
 	['401 invalid_client', {status: 401, body: {error: 'invalid_client', error_description: 'bad secret'}}],
 	['400 echoing the request as text', request => ({status: 400, body: echo(request)})],
-	['400 echoing the request in error_description', request => ({status: 400, body: {error: 'invalid_request', error_description: echo(request)}})],
+	[
+		'400 echoing the request in error_description',
+		request => ({status: 400, body: {error: 'invalid_request', error_description: echo(request)}}),
+	],
 	['200 echoing the request as HTML', request => ({body: `<p>${echo(request)}</p>`})],
 	['200 with an error echoing the request', request => ({body: {error: echo(request)}})],
 	['503 echoing the request', request => ({status: 503, body: echo(request)})],
@@ -36,7 +39,6 @@ describe('the client secret never leaks', () => {
 		for (const [, reply] of failures) {
 			server.reply(reply);
 			const options: ClientOptions = {clientId, clientSecret: secret, tokenUrl: server.url, authMethod, retries: 1, timeoutMs: 100};
-			// eslint-disable-next-line no-await-in-loop
 			errors.push(await new Client(options).getToken().catch((error: unknown) => error));
 		}
 

@@ -29,9 +29,10 @@ function setup(options: {refreshAheadRatio?: number | false; expiryBufferSeconds
 	return {clock, calls, cache, answer, backgroundErrors};
 }
 
-const flush = async () => new Promise(resolve => {
-	setImmediate(resolve);
-});
+const flush = async () =>
+	new Promise(resolve => {
+		setImmediate(resolve);
+	});
 
 describe('TokenCache', () => {
 	test('pending fetches are shared synchronously: 100 cold callers, one fetch', async () => {

@@ -175,13 +175,37 @@ describe('untrusted answers', () => {
 	});
 
 	test.each([
-		['an HTML page', '<html><title>Sign in</title></html>', 'Token endpoint answered 200 but the body is not valid JSON (body: "<html><title>Sign in</title></html>"): it is not a usable OAuth2 token response.'],
+		[
+			'an HTML page',
+			'<html><title>Sign in</title></html>',
+			'Token endpoint answered 200 but the body is not valid JSON (body: "<html><title>Sign in</title></html>"): it is not a usable OAuth2 token response.',
+		],
 		['an empty body', '', 'Token endpoint answered 200 but the body is empty: it is not a usable OAuth2 token response.'],
-		['truncated JSON', '{"access_token": "abc", "expires', 'Token endpoint answered 200 but the body is not valid JSON (body: "{"access_token": "abc", "expires"): it is not a usable OAuth2 token response.'],
-		['JSON that is not an object', '["abc"]', 'Token endpoint answered 200 but the body is not a JSON object (body: "["abc"]"): it is not a usable OAuth2 token response.'],
-		['no access_token', {token_type: 'bearer', expires_in: 60}, 'Token endpoint answered 200 but the body has no access_token: it is not a usable OAuth2 token response.'],
-		['a negative expires_in', {access_token: 'abc', expires_in: -1}, 'Token endpoint answered 200 but expires_in is not a non-negative number: it is not a usable OAuth2 token response.'],
-		['an error inside a 200', {error: 'invalid_scope', error_description: 'no such scope'}, 'Token endpoint answered 200 with error invalid_scope (no such scope) and no access_token.'],
+		[
+			'truncated JSON',
+			'{"access_token": "abc", "expires',
+			'Token endpoint answered 200 but the body is not valid JSON (body: "{"access_token": "abc", "expires"): it is not a usable OAuth2 token response.',
+		],
+		[
+			'JSON that is not an object',
+			'["abc"]',
+			'Token endpoint answered 200 but the body is not a JSON object (body: "["abc"]"): it is not a usable OAuth2 token response.',
+		],
+		[
+			'no access_token',
+			{token_type: 'bearer', expires_in: 60},
+			'Token endpoint answered 200 but the body has no access_token: it is not a usable OAuth2 token response.',
+		],
+		[
+			'a negative expires_in',
+			{access_token: 'abc', expires_in: -1},
+			'Token endpoint answered 200 but expires_in is not a non-negative number: it is not a usable OAuth2 token response.',
+		],
+		[
+			'an error inside a 200',
+			{error: 'invalid_scope', error_description: 'no such scope'},
+			'Token endpoint answered 200 with error invalid_scope (no such scope) and no access_token.',
+		],
 	])('%s in a 200 is a VibrantTokenError, not retried', async (_name, body, message) => {
 		server.reply({body});
 		const error = await tokenError(client().getToken());

@@ -34,9 +34,6 @@ export type AttachOptions = {
 	readonly origins?: readonly string[] | undefined;
 };
 
-/** Any axios instance, including the default export. */
-type Instance = Pick<AxiosInstance, 'interceptors' | 'defaults' | 'request'>;
-
 /**
  * Per-request state, under a string key because axios's `mergeConfig` drops symbol keys and this
  * state must survive a retry (ours, or the caller's axios-retry). It never holds the token.
@@ -82,7 +79,8 @@ const attachments = new WeakMap<object, {request: number; response: number}>();
  * const response = await api.get("/some-endpoint");
  * ```
  */
-export function attachVibrantAuth<T extends Instance>(instance: T, options: AttachOptions = {}): T {
+export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options: AttachOptions = {}): T {
+	// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers may pass anything.
 	if (typeof options !== 'object' || options === null) {
 		throw new VibrantConfigError('attachVibrantAuth options must be an object.');
 	}
@@ -104,16 +102,14 @@ export function attachVibrantAuth<T extends Instance>(instance: T, options: Atta
 		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
 			for (const name of Object.keys(headers)) {
 				if (name.toLowerCase() === 'authorization') {
-					delete headers[name];
+					Reflect.deleteProperty(headers, name);
 				}
 			}
 		}
 	}
 
 	const request = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect));
-	const response = instance.interceptors.response.use(undefined, async (error: unknown) =>
-		retryOnUnauthorized(error, instance, cache),
-	);
+	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, instance, cache));
 	attachments.set(instance, {request, response});
 	return instance;
 }
@@ -123,7 +119,7 @@ export function attachVibrantAuth<T extends Instance>(instance: T, options: Atta
  *
  * @param instance - the instance given to `attachVibrantAuth`.
  */
-export function detachVibrantAuth(instance: Instance): void {
+export function detachVibrantAuth(instance: AxiosInstance): void {
 	const ids = attachments.get(instance);
 	if (ids !== undefined) {
 		instance.interceptors.request.eject(ids.request);
@@ -181,7 +177,7 @@ function setToken(config: Config, state: RequestState | undefined, token: string
 	return config;
 }
 
-async function retryOnUnauthorized(error: unknown, instance: Instance, cache: TokenCache): Promise<AxiosResponse> {
+async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cache: TokenCache): Promise<AxiosResponse> {
 	const {config, response} = (error ?? {}) as Partial<AxiosError>;
 	const state = (config as Config | undefined)?.[stateKey];
 	if (config === undefined || response?.status !== 401 || state?.authorized !== true) {
@@ -289,7 +285,9 @@ function toOrigin(text: string, setting: string): string {
 	try {
 		url = new URL(text);
 	} catch {
-		throw new VibrantConfigError(`${setting} is not an absolute URL, so the origin that may receive the token is unknown; pass the origins option.`);
+		throw new VibrantConfigError(
+			`${setting} is not an absolute URL, so the origin that may receive the token is unknown; pass the origins option.`,
+		);
 	}
 
 	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {

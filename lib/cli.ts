@@ -51,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
 		return 0;
 	} catch (error) {
 		// Our errors never hold the secret; anything else is reduced to its message alone.
-		const message = error instanceof VibrantAuthError ? error.message : `unexpected error: ${error instanceof Error ? error.message : 'unknown'}`;
+		const message =
+			error instanceof VibrantAuthError ? error.message : `unexpected error: ${error instanceof Error ? error.message : 'unknown'}`;
 		process.stderr.write(`vibrant-token: ${message}\n`);
 		return 1;
 	}

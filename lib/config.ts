@@ -126,6 +126,7 @@ const scopeTokenPattern = /^[\u0021\u0023-\u005B\u005D-\u007E]+$/;
  * @internal
  */
 export function resolveConfig(options: ClientOptions = {}, environment: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+	// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers may pass anything.
 	if (typeof options !== 'object' || options === null || Array.isArray(options)) {
 		throw new VibrantConfigError('Client options must be an object.');
 	}
@@ -138,12 +139,7 @@ export function resolveConfig(options: ClientOptions = {}, environment: NodeJS.P
 
 	return {
 		clientId: resolveCredential(options.clientId, environment['VIBRANT_CLIENT_ID'], 'clientId', 'VIBRANT_CLIENT_ID'),
-		clientSecret: resolveCredential(
-			options.clientSecret,
-			environment['VIBRANT_CLIENT_SECRET'],
-			'clientSecret',
-			'VIBRANT_CLIENT_SECRET',
-		),
+		clientSecret: resolveCredential(options.clientSecret, environment['VIBRANT_CLIENT_SECRET'], 'clientSecret', 'VIBRANT_CLIENT_SECRET'),
 		tokenUrl: resolveTokenUrl(options.tokenUrl, environment['VIBRANT_TOKEN_URL']),
 		scope: resolveScope(options.scope, environment['VIBRANT_SCOPE']),
 		authMethod: resolveAuthMethod(options.authMethod),
@@ -209,9 +205,7 @@ function resolveTokenUrl(value: unknown, environmentValue: string | undefined): 
 	}
 
 	if (url.username !== '' || url.password !== '') {
-		throw new VibrantConfigError(
-			`${setting} must not contain user:password@; pass the credentials as clientId / clientSecret instead.`,
-		);
+		throw new VibrantConfigError(`${setting} must not contain user:password@; pass the credentials as clientId / clientSecret instead.`);
 	}
 
 	if (url.protocol === 'http:') {
@@ -245,7 +239,7 @@ function resolveScope(value: unknown, environmentValue: string | undefined): str
 	} else if (typeof value === 'string') {
 		tokens = value.split(/\s+/);
 	} else if (Array.isArray(value) && value.every(item => typeof item === 'string')) {
-		tokens = (value as string[]).flatMap(item => item.split(/\s+/));
+		tokens = value.flatMap(item => item.split(/\s+/));
 	} else {
 		throw new VibrantConfigError('Option scope must be a string or an array of strings.');
 	}
@@ -306,9 +300,7 @@ function resolveRefreshAheadRatio(value: unknown): number | false {
 		return value;
 	}
 
-	throw new VibrantConfigError(
-		`Option refreshAheadRatio must be a number strictly between 0 and 1, or false (got ${describe(value)}).`,
-	);
+	throw new VibrantConfigError(`Option refreshAheadRatio must be a number strictly between 0 and 1, or false (got ${describe(value)}).`);
 }
 
 // Only numbers' settings are described, never a credential.

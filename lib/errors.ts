@@ -16,6 +16,7 @@
  * ```
  */
 export class VibrantAuthError extends Error {
+	/** The class name, so that logs and `util.inspect` show which error this is. */
 	override name: string = 'VibrantAuthError';
 }
 
@@ -27,6 +28,7 @@ export class VibrantAuthError extends Error {
  * `clientSecret / VIBRANT_CLIENT_SECRET`), never the value of a credential.
  */
 export class VibrantConfigError extends VibrantAuthError {
+	/** Always `'VibrantConfigError'`. */
 	override name = 'VibrantConfigError' as const;
 }
 
@@ -38,6 +40,7 @@ export class VibrantConfigError extends VibrantAuthError {
  * @see RFC 6749 §5.2 for `oauthError` and `oauthErrorDescription`.
  */
 export class VibrantTokenError extends VibrantAuthError {
+	/** Always `'VibrantTokenError'`. */
 	override name = 'VibrantTokenError' as const;
 
 	/** HTTP status of the token endpoint's answer, when there was one. */
@@ -53,10 +56,7 @@ export class VibrantTokenError extends VibrantAuthError {
 	 * @param message - what happened and what to do about it.
 	 * @param details - the token endpoint's status and RFC 6749 §5.2 error fields, and a sanitised `cause`.
 	 */
-	constructor(
-		message: string,
-		details: {status?: number; oauthError?: string; oauthErrorDescription?: string; cause?: Error} = {},
-	) {
+	constructor(message: string, details: {status?: number; oauthError?: string; oauthErrorDescription?: string; cause?: Error} = {}) {
 		super(message, details.cause === undefined ? undefined : {cause: details.cause});
 		if (details.status !== undefined) {
 			this.status = details.status;
@@ -80,7 +80,11 @@ const maxExcerptLength = 120;
  * @internal
  */
 export function excerpt(text: string): string {
-	// eslint-disable-next-line no-control-regex
-	const flat = text.replaceAll(/[\u0000-\u001F\u007F-\u009F]+/g, ' ').replaceAll(/\s+/g, ' ').trim();
+	const flat = text
+		// Control characters could forge lines in a log or a terminal.
+		// eslint-disable-next-line no-control-regex
+		.replaceAll(/[\u0000-\u001F\u007F-\u009F]+/g, ' ')
+		.replaceAll(/\s+/g, ' ')
+		.trim();
 	return flat.length > maxExcerptLength ? `${flat.slice(0, maxExcerptLength)}…` : flat;
 }

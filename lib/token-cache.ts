@@ -57,7 +57,7 @@ export class TokenCache {
 
 	/** The cached token while it is usable, else the result of one shared fetch. */
 	get(): Promise<string> {
-		return this.cached() === undefined ? this.#fetch(this.#generation) : this.#currentValue!;
+		return this.cached() === undefined || this.#currentValue === undefined ? this.#fetch(this.#generation) : this.#currentValue;
 	}
 
 	/**

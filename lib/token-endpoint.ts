@@ -274,7 +274,9 @@ function toTokenError(error: unknown, endpoint: string, redact: (text: string) =
 		}
 
 		if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
-			return new VibrantTokenError(`Token request to ${endpoint} timed out${tries}; the server did not answer in time (timeoutMs).`, {cause});
+			return new VibrantTokenError(`Token request to ${endpoint} timed out${tries}; the server did not answer in time (timeoutMs).`, {
+				cause,
+			});
 		}
 
 		if (error.code === 'ERR_BAD_RESPONSE' && error.message.includes('maxContentLength')) {
@@ -298,10 +300,14 @@ function toTokenError(error: unknown, endpoint: string, redact: (text: string) =
 		);
 	}
 
-	const what = fields.oauthError === undefined ? bodyExcerpt(text, redact) : ` ${fields.oauthError}${fields.oauthErrorDescription === undefined ? '' : ` (${fields.oauthErrorDescription})`}`;
+	const what =
+		fields.oauthError === undefined
+			? bodyExcerpt(text, redact)
+			: ` ${fields.oauthError}${fields.oauthErrorDescription === undefined ? '' : ` (${fields.oauthErrorDescription})`}`;
 	let hint: string;
-	if (fields.oauthError !== undefined && advice[fields.oauthError] !== undefined) {
-		hint = advice[fields.oauthError]!;
+	const known = fields.oauthError === undefined ? undefined : advice[fields.oauthError];
+	if (known !== undefined) {
+		hint = known;
 	} else if (status === 401 || status === 403) {
 		hint = 'check VIBRANT_CLIENT_ID / VIBRANT_CLIENT_SECRET (or the clientId / clientSecret options) and authMethod';
 	} else if (status === 429 || status === 503) {

@@ -4,6 +4,7 @@
  * The server may add fields at any time; they are ignored.
  */
 export type TokenResponse = {
+	/** The access token itself; a non-empty string. */
 	readonly access_token: string;
 	/** Any case of `bearer` is written `Bearer`; missing or empty means `Bearer`. */
 	readonly token_type?: string | null;
@@ -11,7 +12,9 @@ export type TokenResponse = {
 	readonly expires_in?: number | string | null;
 	/** Absolute expiry in epoch seconds; when present it wins over `expires_in`. */
 	readonly expires_at?: number | string | null;
+	/** The scopes granted, space-separated. */
 	readonly scope?: string | null;
+	/** Not used by the client-credentials grant; passed through when a server sends one. */
 	readonly refresh_token?: string | null;
 	readonly [field: string]: unknown;
 };

@@ -11,14 +11,12 @@
 import {spawn} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
 import {createServer} from 'node:http';
-import {createRequire} from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const requireFromRepo = createRequire(path.join(repo, 'package.json'));
 const keep = process.argv.includes('--keep') || process.env['SMOKE_KEEP'] === '1';
 const started = performance.now();
 const secret = 'smoke-secret-Zq9!';
@@ -51,7 +49,7 @@ function childEnv(extra = {}) {
 			name === 'INIT_CWD' ||
 			name === 'NODE_OPTIONS'
 		) {
-			delete env[name];
+			Reflect.deleteProperty(env, name);
 		}
 	}
 
@@ -81,7 +79,10 @@ function run(command, args, {cwd, env = childEnv(), timeoutMs = 120_000} = {}) {
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
 			children.delete(child);
-			const shown = [command === process.execPath ? 'node' : command, ...args.map(arg => path.relative(repo, arg).startsWith('node_modules') ? path.relative(repo, arg) : arg)].join(' ');
+			const shown = [
+				command === process.execPath ? 'node' : command,
+				...args.map(arg => (path.relative(repo, arg).startsWith('node_modules') ? path.relative(repo, arg) : arg)),
+			].join(' ');
 			resolve({code, signal, stdout, stderr, timedOut, shown, output: `${stdout}${stderr}`, ms: performance.now() - t0});
 		});
 	});
@@ -315,19 +316,31 @@ function checkTarballContents(files, extracted) {
 			}
 
 			const sources = Array.isArray(map.sources) ? map.sources : [];
-			const embedded = Array.isArray(map.sourcesContent) && map.sourcesContent.length === sources.length && map.sourcesContent.every(text => typeof text === 'string');
+			const embedded =
+				Array.isArray(map.sourcesContent) &&
+				map.sourcesContent.length === sources.length &&
+				map.sourcesContent.every(text => typeof text === 'string');
 			if (!embedded) {
 				const missing = sources
 					.map(source => path.posix.normalize(path.posix.join(path.posix.dirname(file), map.sourceRoot ?? '', source)))
 					.filter(source => !present.has(source));
 				if (missing.length > 0) {
-					problems.push(`${file}: maps to sources not in the tarball (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+					problems.push(
+						`${file}: maps to sources not in the tarball (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`,
+					);
 				}
 			}
 		}
 	}
 
-	for (const required of ['package.json', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json']) {
+	for (const required of [
+		'package.json',
+		'dist/cjs/index.js',
+		'dist/cjs/index.d.ts',
+		'dist/esm/index.js',
+		'dist/esm/index.d.ts',
+		'dist/esm/package.json',
+	]) {
 		if (!present.has(required)) {
 			problems.push(`${required}: missing`);
 		}
@@ -571,7 +584,10 @@ async function main() {
 	let manifest;
 
 	await check('pack: npm pack (prepack builds dist); only package.json, README.md, LICENSE, CHANGELOG.md, dist/**', async () => {
-		const result = expectSuccess(await run('npm', ['pack', '--json', '--pack-destination', work], {cwd: repo, timeoutMs: 180_000}), 'npm pack');
+		const result = expectSuccess(
+			await run('npm', ['pack', '--json', '--pack-destination', work], {cwd: repo, timeoutMs: 180_000}),
+			'npm pack',
+		);
 		// npm 11 sends lifecycle output to stderr under --json; older npm may print it first on stdout.
 		const listing = result.stdout.search(/^\[\s*$/m);
 		const [packed] = json(listing > 0 ? result.stdout.slice(listing) : result.stdout, 'npm pack --json');
@@ -596,7 +612,16 @@ async function main() {
 	writeFiles(consumer, {'package.json': {name: 'vibrant-smoke-consumer', version: '1.0.0', private: true, license: 'UNLICENSED'}});
 	const install = start(
 		'npm',
-		['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, `axios@${axiosVersion}`, `@types/node@${typesNodeVersion}`],
+		[
+			'install',
+			'--no-audit',
+			'--no-fund',
+			'--prefer-offline',
+			'--loglevel=error',
+			tarball,
+			`axios@${axiosVersion}`,
+			`@types/node@${typesNodeVersion}`,
+		],
 		{cwd: consumer, timeoutMs: 240_000},
 	);
 
@@ -614,7 +639,9 @@ async function main() {
 		const report = json(result.stdout, 'attw --format json');
 		const problems = report.analysis?.problems ?? [];
 		if (result.code !== 0 || problems.length > 0) {
-			fail(`attw found ${problems.length} problem(s):\n${problems.map(problem => JSON.stringify(problem)).join('\n')}\n${tail(result.stderr)}`);
+			fail(
+				`attw found ${problems.length} problem(s):\n${problems.map(problem => JSON.stringify(problem)).join('\n')}\n${tail(result.stderr)}`,
+			);
 		}
 
 		const modes = Object.keys(report.analysis.entrypoints?.['.']?.resolutions ?? {});
@@ -630,12 +657,16 @@ async function main() {
 
 		// The ESM-only p-memoize (and its mimic-function) must be bundled into dist/cjs, never loaded.
 		const bundled = ['p-memoize', 'mimic-function'];
-		const declared = bundled.filter(name => installed.dependencies?.[name] !== undefined || installed.peerDependencies?.[name] !== undefined);
+		const declared = bundled.filter(
+			name => installed.dependencies?.[name] !== undefined || installed.peerDependencies?.[name] !== undefined,
+		);
 		const loading = listFiles(path.join(consumer, 'node_modules/vibrant-oauth2-client/dist'))
 			.filter(file => /\.[cm]?js$/.test(file))
 			.filter(file => new RegExp(`(?:require\\(|from\\s*|import\\()\\s*["'](?:${bundled.join('|')})["']`).test(readFileSync(file, 'utf8')));
 		if (declared.length > 0 || loading.length > 0) {
-			fail(`p-memoize must be bundled: declared as a dependency: ${declared.join(', ') || '-'}; loaded at run time by: ${loading.join(', ') || '-'}`);
+			fail(
+				`p-memoize must be bundled: declared as a dependency: ${declared.join(', ') || '-'}; loaded at run time by: ${loading.join(', ') || '-'}`,
+			);
 		}
 
 		const dependencies = Object.keys(installed.dependencies ?? {}).join(', ') || 'none';
@@ -667,7 +698,19 @@ async function main() {
 	const jestResults = path.join(consumer, 'jest-results.json');
 	const jest = start(
 		process.execPath,
-		[bins.jest, '--rootDir', jestRoot, '--ci', '--runInBand', '--watchman=false', '--cacheDirectory', path.join(consumer, '.jest-cache'), '--json', '--outputFile', jestResults],
+		[
+			bins.jest,
+			'--rootDir',
+			jestRoot,
+			'--ci',
+			'--runInBand',
+			'--watchman=false',
+			'--cacheDirectory',
+			path.join(consumer, '.jest-cache'),
+			'--json',
+			'--outputFile',
+			jestResults,
+		],
 		{cwd: jestRoot, env, timeoutMs: 120_000},
 	);
 
@@ -675,7 +718,14 @@ async function main() {
 		await check(mode.label, async () => {
 			const result = await typeChecks[index];
 			if (result.code !== 0 || result.timedOut) {
-				fail(`tsc reported errors for ${mode.file}:\n${tail(result.stdout.split('\n').filter(line => !line.startsWith('/')).join('\n'))}\n${tail(result.stderr)}`);
+				fail(
+					`tsc reported errors for ${mode.file}:\n${tail(
+						result.stdout
+							.split('\n')
+							.filter(line => !line.startsWith('/'))
+							.join('\n'),
+					)}\n${tail(result.stderr)}`,
+				);
 			}
 
 			const listed = result.stdout.split('\n').map(line => line.split(path.sep).join('/'));
@@ -683,7 +733,9 @@ async function main() {
 			const missing = mode.expect.filter(suffix => !has(suffix));
 			const wrong = mode.reject.filter(suffix => has(suffix));
 			if (missing.length > 0 || wrong.length > 0) {
-				fail(`unexpected resolution for ${mode.file}: missing ${missing.join(', ') || '-'}; unexpectedly loaded ${wrong.join(', ') || '-'}`);
+				fail(
+					`unexpected resolution for ${mode.file}: missing ${missing.join(', ') || '-'}; unexpectedly loaded ${wrong.join(', ') || '-'}`,
+				);
 			}
 
 			return {detail: `public API + vibrantAuth augmentation OK via ${mode.expect[0]} and ${mode.expect.at(-1)}`, ms: result.ms};
@@ -708,7 +760,9 @@ async function main() {
 	for (const name of Object.keys(binaries)) {
 		await check(`bin: node_modules/.bin/${name} prints a token`, async () => {
 			const binEnv = {...env, VIBRANT_CLIENT_ID: 'smoke-bin', VIBRANT_CLIENT_SECRET: secret, VIBRANT_TOKEN_URL: env.TOKEN_URL};
-			const result = expectSuccess(await run(path.join(consumer, 'node_modules', '.bin', name), [], {cwd: consumer, env: binEnv, timeoutMs: 30_000}));
+			const result = expectSuccess(
+				await run(path.join(consumer, 'node_modules', '.bin', name), [], {cwd: consumer, env: binEnv, timeoutMs: 30_000}),
+			);
 			if (!/^Bearer tok-smoke-bin-\d+$/.test(result.stdout.trim())) {
 				fail(`expected "Bearer tok-smoke-bin-…" on stdout, got:\n${tail(result.output)}`);
 			}

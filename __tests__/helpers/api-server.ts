@@ -60,6 +60,6 @@ export async function startApiServer(): Promise<ApiServer> {
 		revoke(authorization) {
 			revoked.add(authorization);
 		},
-		close: test.close,
+		close: async () => test.close(),
 	};
 }

@@ -2,6 +2,6 @@
 // (nor the child processes they spawn, which inherit this environment).
 for (const name of Object.keys(process.env)) {
 	if (name.startsWith('VIBRANT_') || name === 'NODE_DEBUG') {
-		delete process.env[name];
+		Reflect.deleteProperty(process.env, name);
 	}
 }

@@ -17,7 +17,6 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
 			throw new Error('waitFor: the condition did not hold in time');
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 5);
 		});

@@ -8,8 +8,15 @@ export type TestServer = {
 	close(): Promise<void>;
 };
 
-export async function listen(handler: http.RequestListener): Promise<TestServer> {
-	const server = http.createServer(handler);
+export async function listen(
+	handler: (request: http.IncomingMessage, response: http.ServerResponse) => void | Promise<void>,
+): Promise<TestServer> {
+	const server = http.createServer((request, response) => {
+		// A handler that throws resets the connection, which the test then sees.
+		Promise.resolve(handler(request, response)).catch(() => {
+			request.socket.destroy();
+		});
+	});
 	server.keepAliveTimeout = 0;
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);

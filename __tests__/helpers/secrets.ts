@@ -17,7 +17,11 @@ export const secretForms: readonly string[] = [
 
 /** Everything a logger or a crash report could print of an error, its cause chain included. */
 export function renderings(error: unknown): string[] {
-	const texts = [inspect(error, {showHidden: true, depth: Number.POSITIVE_INFINITY}), JSON.stringify(error) ?? '', String(error)];
+	const texts = [
+		inspect(error, {showHidden: true, depth: Number.POSITIVE_INFINITY}),
+		(JSON.stringify(error) as string | undefined) ?? '',
+		String(error),
+	];
 	let current: unknown = error;
 	for (let depth = 0; current instanceof Error && depth < 10; depth++) {
 		texts.push(current.message, current.stack ?? '', JSON.stringify(Object.entries(current)));

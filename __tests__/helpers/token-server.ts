@@ -36,8 +36,7 @@ export type TokenServer = {
 };
 
 /** The default answer: a fresh token per request, `token-1`, `token-2`, … valid for an hour. */
-export function tokenReply(request: RecordedRequest, index: number): Reply {
-	void request;
+export function tokenReply(_request: RecordedRequest, index: number): Reply {
 	return {body: {access_token: `token-${index + 1}`, token_type: 'bearer', expires_in: 3600}};
 }
 
@@ -101,6 +100,6 @@ export async function startTokenServer(): Promise<TokenServer> {
 				current.resolve();
 			};
 		},
-		close: test.close,
+		close: async () => test.close(),
 	};
 }

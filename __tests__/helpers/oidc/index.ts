@@ -133,7 +133,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 		tokenRequests: async () => (await counts()).tokenRequests,
 		apiCalls: async () => (await counts()).apiCalls,
 		introspect: async token => call<Introspection>('introspect', token),
-		revoke: async token => call<void>('revoke', token),
+		revoke: async token => call<undefined>('revoke', token),
 		close() {
 			closed ??= (async () => {
 				try {

@@ -36,14 +36,17 @@ export type AttachOptions = {
 
 /**
  * Per-request state, under a string key because axios's `mergeConfig` drops symbol keys and this
- * state must survive a retry (ours, or the caller's axios-retry). It never holds the token.
+ * state must survive a retry (ours, or the caller's axios-retry). Its presence means this package
+ * set the request's `Authorization`, so it may replace it on a later attempt. It never holds the
+ * token. The two states are shared and frozen: a request costs no allocation for them.
  */
 type RequestState = {
-	/** This package set the request's `Authorization`, so it may replace it on a retry. */
-	authorized: boolean;
 	/** The request was already retried after a 401. */
-	retried: boolean;
+	readonly retried: boolean;
 };
+
+const firstAttempt: RequestState = Object.freeze({retried: false});
+const retryAttempt: RequestState = Object.freeze({retried: true});
 
 type BeforeRedirect = (options: Record<string, unknown>, responseDetails: {headers: Record<string, string>; statusCode: number}) => void;
 
@@ -142,7 +145,7 @@ function authorize(
 	const {headers} = config;
 	// A header we did not set (from the call or the instance's defaults) or basic `auth` is the
 	// caller's: never replaced. Ours, from an earlier attempt, is replaced by the current token.
-	if (state?.authorized !== true && (headers.has('Authorization') || config.auth !== undefined)) {
+	if (state === undefined && (headers.has('Authorization') || config.auth !== undefined)) {
 		return config;
 	}
 
@@ -162,7 +165,7 @@ function setToken(config: Config, state: RequestState | undefined, token: string
 	config.headers.set('Authorization', token);
 	if (state === undefined) {
 		const callerBeforeRedirect = config.beforeRedirect as BeforeRedirect | undefined;
-		config[stateKey] = {authorized: true, retried: false};
+		config[stateKey] = firstAttempt;
 		config.beforeRedirect =
 			callerBeforeRedirect === undefined
 				? beforeRedirect
@@ -170,8 +173,6 @@ function setToken(config: Config, state: RequestState | undefined, token: string
 						beforeRedirect(options, responseDetails);
 						callerBeforeRedirect(options, responseDetails);
 					};
-	} else {
-		state.authorized = true;
 	}
 
 	return config;
@@ -180,7 +181,7 @@ function setToken(config: Config, state: RequestState | undefined, token: string
 async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cache: TokenCache): Promise<AxiosResponse> {
 	const {config, response} = (error ?? {}) as Partial<AxiosError>;
 	const state = (config as Config | undefined)?.[stateKey];
-	if (config === undefined || response?.status !== 401 || state?.authorized !== true) {
+	if (config === undefined || response?.status !== 401 || state === undefined) {
 		throw error;
 	}
 
@@ -198,7 +199,7 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 		throw error;
 	}
 
-	state.retried = true;
+	(config as Config)[stateKey] = retryAttempt;
 	// The body was serialised by the first attempt; do not transform it twice (as axios-retry does).
 	config.transformRequest = [(data: unknown) => data];
 	return instance.request(config);

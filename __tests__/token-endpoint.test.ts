@@ -1,4 +1,4 @@
-import {AxiosError, AxiosHeaders, type InternalAxiosRequestConfig} from 'axios';
+import axios, {AxiosError, AxiosHeaders, type InternalAxiosRequestConfig} from 'axios';
 import {isRetryable, parseRetryAfter, retryDelay} from '../lib/token-endpoint.js';
 import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
 import {listen} from './helpers/http-server.js';
@@ -308,5 +308,44 @@ describe('retry policy', () => {
 			undefined,
 			undefined,
 		]);
+	});
+});
+
+describe("isolation from the application's axios", () => {
+	const saved = {...axios.defaults, headers: {...axios.defaults.headers, common: {...axios.defaults.headers.common}}};
+	afterEach(() => {
+		Object.assign(axios.defaults, saved);
+		axios.defaults.headers.common = saved.headers.common;
+		for (const key of ['auth', 'params', 'baseURL', 'allowAbsoluteUrls'] as const) {
+			if (!(key in saved)) {
+				Reflect.deleteProperty(axios.defaults, key);
+			}
+		}
+	});
+
+	test('nothing set on axios.defaults reaches the token request', async () => {
+		const transformed: unknown[] = [];
+		axios.defaults.headers.common['Authorization'] = 'Bearer app-wide';
+		axios.defaults.headers.common['X-Api-Key'] = 'app-key';
+		axios.defaults.auth = {username: 'app', password: 'app-password'};
+		axios.defaults.params = {api_key: 'app-key'};
+		axios.defaults.baseURL = 'http://127.0.0.1:1/elsewhere';
+		axios.defaults.allowAbsoluteUrls = false;
+		axios.defaults.validateStatus = () => true;
+		axios.defaults.transformRequest = [
+			(data: unknown) => {
+				transformed.push(data);
+				return data;
+			},
+		];
+		server.reply({status: 503}, {body: {access_token: 'abc'}});
+		expect(await client().getToken()).toBe('Bearer abc');
+		expect(server.requests).toHaveLength(2);
+		const [request] = server.requests;
+		expect(request!.path).toBe('/v1/oauth2/token');
+		expect(request!.headers.authorization).toBeUndefined();
+		expect(request!.headers['x-api-key']).toBeUndefined();
+		expect(request!.form.get('client_secret')).toBe(secret);
+		expect(transformed).toEqual([]);
 	});
 });

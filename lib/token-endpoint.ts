@@ -1,5 +1,5 @@
 import {debuglog} from 'node:util';
-import axios, {AxiosError, type AxiosResponse} from 'axios';
+import axios, {AxiosError, AxiosHeaders, type AxiosResponse} from 'axios';
 import axiosRetry from 'axios-retry';
 import type {ResolvedConfig} from './config.js';
 import {VibrantTokenError, excerpt} from './errors.js';
@@ -64,15 +64,35 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 	const body = form.toString();
 
 	// A private instance: the caller's interceptors, defaults and axios-retry never see this request.
+	const identity = (data: unknown) => data;
 	const instance = axios.create({
 		timeout: config.timeoutMs,
 		// A redirect could carry the secret to another host.
 		maxRedirects: 0,
 		maxContentLength: maxResponseBytes,
 		responseType: 'text',
-		transformResponse: [(data: unknown) => data],
+		// The body is sent and read as is: a transform set on axios.defaults never sees the secret.
+		transformRequest: [identity],
+		transformResponse: [identity],
+		validateStatus: status => status >= 200 && status < 300,
 		transitional: {clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false},
 	});
+	// axios.create() inherits what the application set on axios.defaults (common headers such as
+	// Authorization, auth, params, a baseURL with allowAbsoluteUrls: false). None of it may reach
+	// the token endpoint, nor send the secret elsewhere: after the merge, this request is exactly ours.
+	instance.interceptors.request.use(
+		request => {
+			request.headers = new AxiosHeaders(headers);
+			delete request.baseURL;
+			request.allowAbsoluteUrls = true;
+			request.params = undefined;
+			delete request.auth;
+			request.withCredentials = false;
+			return request;
+		},
+		undefined,
+		{synchronous: true},
+	);
 	axiosRetry(instance, {
 		retries: config.retries,
 		retryCondition: isRetryable,

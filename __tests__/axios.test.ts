@@ -180,6 +180,15 @@ describe('the 401 retry', () => {
 		expect(tokens.requests).toHaveLength(2);
 	});
 
+	test('a token sent with trailing spaces is recovered too (the API sees it trimmed)', async () => {
+		tokens.reply((_request, index) => ({body: {access_token: `token-${index + 1}  `}}));
+		await instance.get('/a');
+		api.revoke('Bearer token-1');
+		expect((await instance.get('/b')).status).toBe(200);
+		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-1', 'Bearer token-2']);
+		expect(tokens.requests).toHaveLength(2);
+	});
+
 	test("a second 401 rejects with the retry's AxiosError", async () => {
 		api.revoke('Bearer token-1');
 		api.revoke('Bearer token-2');

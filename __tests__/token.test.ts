@@ -80,6 +80,10 @@ describe('toCachedToken', () => {
 		expect(token.obtainedAt).toBe(receivedAt);
 	});
 
+	test('trims spaces around access_token, as HTTP will', () => {
+		expect(toCachedToken({access_token: ' abc  '}, receivedAt).accessToken).toBe('Bearer abc');
+	});
+
 	test('ignores extra fields and null scope / refresh_token', () => {
 		const token = toCachedToken(
 			{access_token: 'abc', token_type: 'Bearer', expires_in: 60, scope: null, refresh_token: null, id_token: 'x', extra: {a: 1}},
@@ -94,6 +98,7 @@ describe('toCachedToken', () => {
 		['a string', 'abc', 'the body is not a JSON object'],
 		['no access_token', {token_type: 'bearer'}, 'the body has no access_token'],
 		['an empty access_token', {access_token: ''}, 'the body has no access_token'],
+		['a blank access_token', {access_token: '   '}, 'the body has no access_token'],
 		['a numeric access_token', {access_token: 123}, 'the body has no access_token'],
 		['a CRLF in access_token', {access_token: 'abc\r\nX-Evil: 1'}, 'access_token holds characters that cannot be sent in an HTTP header'],
 		['a non-ASCII access_token', {access_token: 'abcé'}, 'access_token holds characters that cannot be sent in an HTTP header'],

@@ -143,9 +143,10 @@ function authorize(
 
 	const state = config[stateKey];
 	const {headers} = config;
+	const key = authorizationKey(headers);
 	// A header we did not set (from the call or the instance's defaults) or basic `auth` is the
 	// caller's: never replaced. Ours, from an earlier attempt, is replaced by the current token.
-	if (state === undefined && (headers.has('Authorization') || config.auth !== undefined)) {
+	if (state === undefined && ((key !== undefined && headers[key] !== undefined) || config.auth !== undefined)) {
 		return config;
 	}
 
@@ -155,14 +156,42 @@ function authorize(
 
 	const token = cache.cached();
 	if (token !== undefined) {
-		return setToken(config, state, token, beforeRedirect);
+		return setToken(config, state, token, beforeRedirect, key);
 	}
 
-	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect));
+	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect, key));
 }
 
-function setToken(config: Config, state: RequestState | undefined, token: string, beforeRedirect: BeforeRedirect): Config {
-	config.headers.set('Authorization', token);
+/**
+ * The name under which `headers` holds Authorization, in any letter case, as axios's own lookup
+ * (`AxiosHeaders.has` / `set`) finds it — without its normalisation work on every request.
+ */
+function authorizationKey(headers: object): string | undefined {
+	for (const name of Object.keys(headers)) {
+		if (name.length === 13 && name.toLowerCase() === 'authorization') {
+			return name;
+		}
+	}
+
+	return undefined;
+}
+
+function setToken(
+	config: Config,
+	state: RequestState | undefined,
+	token: string,
+	beforeRedirect: BeforeRedirect,
+	key: string | undefined,
+): Config {
+	if (key === undefined || key === 'Authorization') {
+		// A plain write, as axios's docs do it: AxiosHeaders.set would look the name up again and
+		// sanitise a value that toCachedToken already checked (printable ASCII only).
+		config.headers['Authorization'] = token;
+	} else {
+		// Held under another spelling (e.g. `authorization: undefined` in the defaults): let axios merge.
+		config.headers.set('Authorization', token);
+	}
+
 	if (state === undefined) {
 		const callerBeforeRedirect = config.beforeRedirect as BeforeRedirect | undefined;
 		config[stateKey] = firstAttempt;
@@ -223,6 +252,11 @@ function isReplayable(data: unknown): boolean {
 function resolveUrl(config: InternalAxiosRequestConfig): string {
 	const url = config.url ?? '';
 	const {baseURL} = config;
+	// The common case first: a path such as "/items" is relative without a regular expression.
+	if (baseURL && url.charCodeAt(0) === 47 && url.charCodeAt(1) !== 47) {
+		return baseURL;
+	}
+
 	if (baseURL && (config.allowAbsoluteUrls === false || !absoluteUrlPattern.test(url))) {
 		// axios joins them with exactly one "/", so the origin is always the baseURL's.
 		return baseURL;

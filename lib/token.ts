@@ -109,8 +109,10 @@ export function toCachedToken(body: unknown, receivedAt: number): CachedToken {
 	}
 
 	const fields = body as Record<string, unknown>;
-	const accessToken = fields['access_token'];
-	if (typeof accessToken !== 'string' || accessToken === '') {
+	// HTTP drops spaces around a header value: keep the token as the API will see it, or the
+	// compare-and-clear after a 401 would never match it.
+	const accessToken = typeof fields['access_token'] === 'string' ? fields['access_token'].trim() : undefined;
+	if (accessToken === undefined || accessToken === '') {
 		throw new InvalidTokenResponse('the body has no access_token');
 	}
 

@@ -1,0 +1,90 @@
+// `npm run bench:check`: reads bench/results.json (written by `npm run bench`) and exits non-zero
+// when a target of this package is missed. It checks only vibrant-oauth2-client's numbers; the
+// axios-auth-refresh columns are there for comparison.
+//
+// BENCH_MAX_RATIO overrides the overhead target (default 1.03).
+import {readFileSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
+
+const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
+const maxRatio = Number(process.env.BENCH_MAX_RATIO ?? 1.03);
+const maxBytesPerRequest = 50;
+
+let results;
+try {
+	results = JSON.parse(readFileSync(resultsPath, 'utf8'));
+} catch (error) {
+	console.error(`bench:check: cannot read ${resultsPath} (${error.code ?? error.message}); run npm run bench first.`);
+	process.exit(2);
+}
+
+const s = results.scenarios ?? {};
+const checks = [];
+function check(name, actual, ok) {
+	checks.push({name, actual, ok: Boolean(ok)});
+}
+
+function need(scenario, name) {
+	if (s[scenario] === undefined) {
+		check(`${name}: scenario "${scenario}" was run`, 'missing', false);
+		return false;
+	}
+
+	return true;
+}
+
+if (need('overhead', 'overhead')) {
+	check(
+		`overhead: median per-request time ratio vs bare axios ≤ ${maxRatio}`,
+		`${s.overhead.ratio} (+${s.overhead.addedUs} µs; control ${s.overhead.controlRatio})`,
+		s.overhead.ratio <= maxRatio,
+	);
+}
+
+if (need('burst', 'cold burst')) {
+	const r = s.burst.ours;
+	check(`cold burst: ${r.requests} concurrent requests make 1 token request`, r.tokenRequests, r.tokenRequests === 1);
+	check('cold burst: 0 failures', r.failures, r.failures === 0);
+}
+
+if (need('storm', '401 storm')) {
+	const r = s.storm.ours;
+	check(`401 storm: ${r.requests} rejected requests make 1 token request`, r.tokenRequests, r.tokenRequests === 1);
+	check('401 storm: 0 failures', r.failures, r.failures === 0);
+	check('401 storm: at most 1 retry per request (≤ 2 API calls)', r.maxApiCallsPerRequest, r.maxApiCallsPerRequest <= 2);
+}
+
+if (need('rollover', 'rollover')) {
+	const r = s.rollover.refreshAhead;
+	check('rollover with refresh ahead: no request waited for a token', `${r.waited} (max added ${r.maxAddedLatencyMs} ms)`, r.waited === 0);
+	check('rollover with refresh ahead: 0 failures', r.failures, r.failures === 0);
+	check('rollover with refresh ahead: the token was renewed during the stream', r.tokenRequests, r.tokenRequests >= 1);
+}
+
+if (need('memory', 'memory')) {
+	const r = s.memory;
+	if (r.skipped === undefined) {
+		check(
+			`memory: heap growth < ${maxBytesPerRequest} bytes/request`,
+			`${r.bytesPerRequest} bytes/request over ${r.requests} requests`,
+			r.bytesPerRequest < maxBytesPerRequest,
+		);
+		check('memory: 0 failures', r.failures, r.failures === 0);
+	} else {
+		check('memory: measured', r.skipped, false);
+	}
+}
+
+const when = `${results.date ?? 'unknown date'}, node ${results.machine?.node ?? '?'}, ${results.machine?.cpuCount ?? '?'}× ${results.machine?.cpuModel ?? '?'}`;
+console.log(`bench:check on bench/results.json (${when})${results.quick ? ' — a QUICK run' : ''}`);
+for (const {name, actual, ok} of checks) {
+	console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}: ${actual}`);
+}
+
+const failed = checks.filter(entry => !entry.ok).length;
+if (failed > 0) {
+	console.error(`bench:check: ${failed} of ${checks.length} targets missed.`);
+	process.exit(1);
+}
+
+console.log(`bench:check: all ${checks.length} targets met.`);

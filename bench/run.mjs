@@ -1,0 +1,666 @@
+// `npm run bench`: measures the built package (dist/) against a bare axios instance and against
+// axios-auth-refresh 5.x set up as its README recommends, on loopback servers that run in a child
+// process (bench/servers.mjs). Prints a table and writes bench/results.json; bench/check.mjs
+// checks this package's targets in that file. Run with --expose-gc (for the memory scenario).
+//
+// Environment knobs (defaults in parentheses): BENCH_QUICK=1 (shorter runs, for a smoke test),
+// BENCH_SKIP=memory,rollover (skip scenarios by name), BENCH_TIMEOUT_SECONDS (170).
+import {fork} from 'node:child_process';
+import {readFileSync, renameSync, writeFileSync} from 'node:fs';
+import http from 'node:http';
+import {createRequire} from 'node:module';
+import os from 'node:os';
+import {dirname, join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {fileURLToPath} from 'node:url';
+import axios from 'axios';
+import {createAuthRefreshInterceptor} from 'axios-auth-refresh';
+import {Client, attachVibrantAuth} from '../dist/esm/index.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
+
+const plan = {
+	overhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 1 : 4},
+	burst: {concurrency: 200, tokenLatencyMs: 50},
+	storm: {concurrency: 200, tokenLatencyMs: 50},
+	rollover: {
+		tokenLatencyMs: 300,
+		expiresIn: 2,
+		expiryBufferSeconds: 0,
+		intervalMs: 10,
+		durationMs: quick ? 3000 : 7000,
+		waitedThresholdMs: 200,
+	},
+	memory: {requests: quick ? 10_000 : 100_000, concurrency: 50, warmup: 5000},
+};
+
+const credentials = {clientId: 'bench-client', clientSecret: 'bench-secret'};
+const startedAt = performance.now();
+// A hung run must not hang CI: the whole bench takes about a minute on 2 cores.
+const watchdogSeconds = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 170);
+setTimeout(() => {
+	process.stderr.write(`bench: still running after ${watchdogSeconds} s; giving up.\n`);
+	process.exit(1);
+}, watchdogSeconds * 1000).unref();
+
+// ---------------------------------------------------------------------------------------------
+// Servers (child process) and their control channel
+
+function startServers() {
+	const child = fork(fileURLToPath(new URL('servers.mjs', import.meta.url)), {stdio: ['ignore', 'inherit', 'inherit', 'ipc']});
+	const pending = new Map();
+	let nextId = 0;
+	return new Promise((resolve, reject) => {
+		child.once('error', reject);
+		child.once('exit', code => {
+			const error = new Error(`bench servers exited (${code})`);
+			reject(error);
+			for (const call of pending.values()) {
+				call.reject(error);
+			}
+		});
+		child.on('message', message => {
+			if (message.ready) {
+				const control = (command, args) =>
+					new Promise((resolveCall, rejectCall) => {
+						const id = ++nextId;
+						pending.set(id, {resolve: resolveCall, reject: rejectCall});
+						child.send({id, command, args});
+					});
+				resolve({tokenUrl: message.tokenUrl, apiBase: message.apiBase, control, child});
+				return;
+			}
+
+			const call = pending.get(message.id);
+			pending.delete(message.id);
+			if (message.error === undefined) {
+				call.resolve(message.result);
+			} else {
+				call.reject(new Error(message.error));
+			}
+		});
+	});
+}
+
+const servers = await startServers();
+const {control, tokenUrl, apiBase} = servers;
+
+// ---------------------------------------------------------------------------------------------
+// The contenders. Each instance gets its own keep-alive agent of the same configuration.
+
+const newAgent = () => new http.Agent({keepAlive: true});
+
+function newClient(options = {}) {
+	return new Client({...credentials, tokenUrl, ...options});
+}
+
+/** This package: attachVibrantAuth on a plain axios.create() instance. */
+function createOurs(client) {
+	return attachVibrantAuth(axios.create({baseURL: apiBase, httpAgent: newAgent()}), {client});
+}
+
+/** The baseline: no interceptors, a fixed Authorization header. */
+function createBare(authorization) {
+	return axios.create({baseURL: apiBase, httpAgent: newAgent(), headers: {Authorization: authorization}});
+}
+
+/**
+ * axios-auth-refresh 5.x exactly as its README shows: a request interceptor that writes the stored
+ * token on every request, and a refresh function (run on a 401) that fetches a new token, stores it
+ * and sets it on failedRequest.response.config.headers. The token is fetched with a separate
+ * axios call (as the README's `axios.post(...)`), here with its own keep-alive agent.
+ */
+function createAar(options = {}) {
+	const tokenAgent = newAgent();
+	const store = {token: null};
+	const fetchToken = async () => {
+		const response = await axios.post(
+			tokenUrl,
+			new URLSearchParams({grant_type: 'client_credentials', client_id: credentials.clientId, client_secret: credentials.clientSecret}),
+			{httpAgent: tokenAgent},
+		);
+		return response.data.access_token;
+	};
+
+	const instance = axios.create({baseURL: apiBase, httpAgent: newAgent()});
+	instance.interceptors.request.use(request => {
+		request.headers['Authorization'] = `Bearer ${store.token}`;
+		return request;
+	});
+	const refreshAuthLogic = failedRequest =>
+		fetchToken().then(token => {
+			store.token = token;
+			failedRequest.response.config.headers['Authorization'] = 'Bearer ' + token;
+			return Promise.resolve();
+		});
+	createAuthRefreshInterceptor(instance, refreshAuthLogic, options);
+	return {
+		instance,
+		/** What a service does at start-up: fetch a token before the first request. */
+		async warm() {
+			store.token = await fetchToken();
+		},
+	};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const sleep = ms =>
+	new Promise(resolve => {
+		setTimeout(resolve, ms);
+	});
+
+function median(values) {
+	const sorted = Float64Array.from(values).sort();
+	const middle = sorted.length >> 1;
+	return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function quantile(values, q) {
+	const sorted = Float64Array.from(values).sort();
+	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function describeError(error) {
+	if (error?.response?.status !== undefined) {
+		return `HTTP ${error.response.status}`;
+	}
+
+	return `${error?.name ?? 'Error'}: ${error?.code ?? error?.message ?? String(error)}`;
+}
+
+function countBy(items) {
+	const counts = {};
+	for (const item of items) {
+		counts[item] = (counts[item] ?? 0) + 1;
+	}
+
+	return counts;
+}
+
+/** Runs `total` GETs with at most `concurrency` in flight. */
+async function pooled(instance, total, concurrency) {
+	let next = 0;
+	let failures = 0;
+	const worker = async () => {
+		while (next < total) {
+			next++;
+			try {
+				await instance.get('/items');
+			} catch {
+				failures++;
+			}
+		}
+	};
+
+	await Promise.all(Array.from({length: Math.min(concurrency, total)}, worker));
+	return failures;
+}
+
+/** `n` concurrent GETs, each tagged so the API server can count calls per logical request. */
+async function burst(label, instance, n) {
+	await control('reset');
+	const start = performance.now();
+	const results = await Promise.allSettled(
+		Array.from({length: n}, (_, i) => instance.get('/items', {headers: {'x-bench-id': `${label}-${i}`}})),
+	);
+	const wallMs = performance.now() - start;
+	const stats = await control('stats');
+	const failed = results.filter(result => result.status === 'rejected');
+	return {
+		requests: n,
+		tokenRequests: stats.tokenRequests,
+		failures: failed.length,
+		failureKinds: countBy(failed.map(result => describeError(result.reason))),
+		apiCalls: stats.apiCalls,
+		api401: stats.api401,
+		apiCallsPerRequest: round(stats.apiCalls / n, 2),
+		maxApiCallsPerRequest: stats.maxCallsPerId,
+		wallMs: round(wallMs),
+	};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+const results = {
+	package: 'vibrant-oauth2-client',
+	machine: {
+		node: process.version,
+		v8: process.versions.v8,
+		platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+		cpuModel: os.cpus()[0]?.model ?? 'unknown',
+		cpuCount: os.cpus().length,
+		availableParallelism: os.availableParallelism?.() ?? os.cpus().length,
+		totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+		loadAvgAtStart: os.loadavg().map(value => round(value, 2)),
+	},
+	date: new Date().toISOString(),
+	versions: {
+		axios: axios.VERSION,
+		// Its package.json is not in its "exports"; read it beside the resolved entry point.
+		'axios-auth-refresh': JSON.parse(
+			readFileSync(join(dirname(createRequire(import.meta.url).resolve('axios-auth-refresh')), '..', 'package.json'), 'utf8'),
+		).version,
+	},
+	quick,
+	plan,
+	setup: {
+		servers: 'token endpoint and API in a child process on 127.0.0.1, ephemeral ports, keep-alive (keepAliveTimeout 120 s)',
+		agents: 'one new http.Agent({keepAlive: true}) per axios instance',
+		aar: 'axios-auth-refresh as in its README: request interceptor writes `Bearer ${storedToken}`; refreshAuthLogic POSTs to the token endpoint on 401, stores the token and sets failedRequest.response.config.headers.Authorization; default options (deduplicateRefresh: true) unless noted',
+	},
+	scenarios: {},
+};
+
+function log(message) {
+	process.stderr.write(`[bench ${round((performance.now() - startedAt) / 1000)} s] ${message}\n`);
+}
+
+async function overheadScenario() {
+	const {warmupRounds, rounds, repetitions} = plan.overhead;
+	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
+	const client = newClient();
+	const ours = createOurs(client);
+	const token = await client.getToken();
+	const aar = createAar();
+	await aar.warm();
+	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
+	const arms = [
+		{name: 'bare', instance: createBare(token)},
+		{name: 'bare2', instance: createBare(token)},
+		{name: 'ours', instance: ours},
+		{name: 'aar', instance: aar.instance},
+	];
+	const reversed = [...arms].reverse();
+	for (let round = 0; round < warmupRounds; round++) {
+		for (const arm of arms) {
+			await arm.instance.get('/items');
+		}
+	}
+
+	await control('reset');
+	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
+	const perRepetition = [];
+	for (let repetition = 0; repetition < repetitions; repetition++) {
+		// Round-robin, one request per contender per round, the order reversed every other round:
+		// every contender sees the same moment-to-moment conditions of a noisy machine.
+		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
+		for (let round = 0; round < rounds; round++) {
+			for (const arm of round % 2 === 0 ? arms : reversed) {
+				const start = process.hrtime.bigint();
+				await arm.instance.get('/items');
+				samples[arm.name][round] = Number(process.hrtime.bigint() - start) / 1000;
+			}
+		}
+
+		const medians = Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])]));
+		for (const arm of arms) {
+			all[arm.name].push(...samples[arm.name]);
+		}
+
+		perRepetition.push({
+			bareUs: round(medians.bare, 2),
+			oursUs: round(medians.ours, 2),
+			aarUs: round(medians.aar, 2),
+			ratio: round(medians.ours / medians.bare, 4),
+			aarRatio: round(medians.aar / medians.bare, 4),
+			controlRatio: round(medians.bare2 / medians.bare, 4),
+		});
+		log(`overhead repetition ${repetition + 1}/${repetitions}: ${JSON.stringify(perRepetition.at(-1))}`);
+	}
+
+	const stats = await control('stats');
+	const medians = Object.fromEntries(arms.map(arm => [arm.name, median(all[arm.name])]));
+	return {
+		method:
+			'per-request round-robin (bare, bare2, ours, aar; order reversed every other round), each request timed with process.hrtime.bigint(); median per contender',
+		requestsPerContender: rounds * repetitions,
+		bareUs: round(medians.bare, 2),
+		bare2Us: round(medians.bare2, 2),
+		oursUs: round(medians.ours, 2),
+		aarUs: round(medians.aar, 2),
+		ratio: round(medians.ours / medians.bare, 4),
+		addedUs: round(medians.ours - medians.bare, 2),
+		aarRatio: round(medians.aar / medians.bare, 4),
+		aarAddedUs: round(medians.aar - medians.bare, 2),
+		controlRatio: round(medians.bare2 / medians.bare, 4),
+		p90Us: Object.fromEntries(arms.map(arm => [arm.name, round(quantile(all[arm.name], 0.9), 1)])),
+		perRepetition,
+		tokenRequestsDuringMeasurement: stats.tokenRequests,
+		api401DuringMeasurement: stats.api401,
+	};
+}
+
+async function burstScenario() {
+	const {concurrency, tokenLatencyMs} = plan.burst;
+	await control('configure', {tokenLatencyMs, expiresIn: 3600});
+	const ours = await burst('burst-ours', createOurs(newClient()), concurrency);
+	const aar = await burst('burst-aar', createAar().instance, concurrency);
+	const aarNoDedup = await burst('burst-aar-nodedup', createAar({deduplicateRefresh: false}).instance, concurrency);
+	return {tokenLatencyMs, ours, aar, aarNoDedup};
+}
+
+async function stormScenario() {
+	const {concurrency, tokenLatencyMs} = plan.storm;
+	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
+	const ourClient = newClient();
+	const oursInstance = createOurs(ourClient);
+	await oursInstance.get('/items');
+	const aar = createAar();
+	await aar.warm();
+	await aar.instance.get('/items');
+	const aarNoDedup = createAar({deduplicateRefresh: false});
+	await aarNoDedup.warm();
+	await aarNoDedup.instance.get('/items');
+
+	await control('configure', {tokenLatencyMs});
+	const run = async (label, instance) => {
+		await control('revoke');
+		return burst(label, instance, concurrency);
+	};
+
+	return {
+		tokenLatencyMs,
+		ours: await run('storm-ours', oursInstance),
+		aar: await run('storm-aar', aar.instance),
+		aarNoDedup: await run('storm-aar-nodedup', aarNoDedup.instance),
+	};
+}
+
+/** A steady stream of requests, one every intervalMs, not waiting for each other. */
+async function stream(label, instance) {
+	const {intervalMs, durationMs, waitedThresholdMs} = plan.rollover;
+	await control('reset');
+	const latencies = [];
+	const failures = [];
+	const inFlight = [];
+	const start = performance.now();
+	for (let i = 0; ; i++) {
+		const due = start + i * intervalMs;
+		const wait = due - performance.now();
+		if (wait > 0) {
+			await sleep(wait);
+		}
+
+		if (performance.now() - start >= durationMs) {
+			break;
+		}
+
+		const sentAt = performance.now();
+		inFlight.push(
+			instance.get('/items', {headers: {'x-bench-id': `${label}-${i}`}}).then(
+				() => latencies.push(performance.now() - sentAt),
+				error => {
+					latencies.push(performance.now() - sentAt);
+					failures.push(describeError(error));
+				},
+			),
+		);
+	}
+
+	await Promise.all(inFlight);
+	const stats = await control('stats');
+	const typical = median(latencies);
+	const waited = latencies.filter(value => value > waitedThresholdMs);
+	return {
+		requests: latencies.length,
+		tokenRequests: stats.tokenRequests,
+		waited: waited.length,
+		maxLatencyMs: round(Math.max(...latencies)),
+		medianLatencyMs: round(typical, 2),
+		p99LatencyMs: round(quantile(latencies, 0.99), 2),
+		maxAddedLatencyMs: round(Math.max(...latencies) - typical),
+		failures: failures.length,
+		failureKinds: countBy(failures),
+		api401: stats.api401,
+		maxApiCallsPerRequest: stats.maxCallsPerId,
+	};
+}
+
+async function rolloverScenario() {
+	const {tokenLatencyMs, expiresIn, expiryBufferSeconds} = plan.rollover;
+	await control('configure', {tokenLatencyMs, expiresIn});
+	const run = async (label, options) => {
+		const client = newClient({expiryBufferSeconds, ...options});
+		const instance = createOurs(client);
+		await client.getToken();
+		return stream(label, instance);
+	};
+
+	const refreshAhead = await run('rollover-ours-ahead', {});
+	log('rollover: ours with refresh ahead done');
+	const noRefreshAhead = await run('rollover-ours-noahead', {refreshAheadRatio: false});
+	log('rollover: ours without refresh ahead done');
+	const aar = createAar();
+	await aar.warm();
+	const aarResult = await stream('rollover-aar', aar.instance);
+	return {tokenLatencyMs, expiresIn, expiryBufferSeconds, refreshAhead, noRefreshAhead, aar: aarResult};
+}
+
+async function memoryScenario() {
+	if (typeof globalThis.gc !== 'function') {
+		return {skipped: 'run node with --expose-gc'};
+	}
+
+	const {requests, concurrency, warmup} = plan.memory;
+	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
+	const instance = createOurs(newClient());
+	await pooled(instance, warmup, concurrency);
+	const collect = async () => {
+		for (let i = 0; i < 3; i++) {
+			globalThis.gc();
+			await sleep(20);
+		}
+
+		return process.memoryUsage().heapUsed;
+	};
+
+	await control('reset');
+	const before = await collect();
+	const start = performance.now();
+	const failures = await pooled(instance, requests, concurrency);
+	const seconds = (performance.now() - start) / 1000;
+	const after = await collect();
+	const stats = await control('stats');
+	return {
+		requests,
+		concurrency,
+		seconds: round(seconds, 1),
+		requestsPerSecond: Math.round(requests / seconds),
+		heapBeforeBytes: before,
+		heapAfterBytes: after,
+		growthBytes: after - before,
+		bytesPerRequest: round((after - before) / requests, 2),
+		failures,
+		tokenRequests: stats.tokenRequests,
+	};
+}
+
+const scenarios = [
+	['overhead', overheadScenario],
+	['burst', burstScenario],
+	['storm', stormScenario],
+	['rollover', rolloverScenario],
+	['memory', memoryScenario],
+];
+
+try {
+	for (const [name, scenario] of scenarios) {
+		if (skip.has(name)) {
+			continue;
+		}
+
+		log(`${name}…`);
+		const scenarioStart = performance.now();
+		results.scenarios[name] = await scenario();
+		results.scenarios[name].scenarioSeconds = round((performance.now() - scenarioStart) / 1000, 1);
+	}
+} finally {
+	await control('close').catch(() => {});
+}
+
+results.totalSeconds = round((performance.now() - startedAt) / 1000, 1);
+results.machine.loadAvgAtEnd = os.loadavg().map(value => round(value, 2));
+
+writeFileSync(`${resultsPath}.tmp`, `${JSON.stringify(results, null, '\t')}\n`);
+renameSync(`${resultsPath}.tmp`, resultsPath);
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+function table(headers, rows) {
+	const widths = headers.map((header, column) => Math.max(header.length, ...rows.map(row => String(row[column]).length)));
+	const line = cells => `| ${cells.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ')} |`;
+	return [line(headers), `|${widths.map(width => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const out = [];
+const m = results.machine;
+out.push(`vibrant-oauth2-client bench — node ${m.node}, ${m.cpuCount}× ${m.cpuModel}, ${results.date}, load ${m.loadAvgAtStart.join(' ')}`);
+out.push(`axios ${results.versions.axios}, axios-auth-refresh ${results.versions['axios-auth-refresh']}${quick ? ' (QUICK run)' : ''}`);
+const s = results.scenarios;
+if (s.overhead) {
+	const o = s.overhead;
+	out.push(
+		'',
+		`1. Overhead, warm token, sequential GETs: ${plan.overhead.repetitions} × ${plan.overhead.rounds} rounds, one request per contender per round (order reversed every other round)`,
+	);
+	out.push(
+		table(
+			['contender', 'median µs/request', 'p90 µs', 'added µs', 'ratio vs bare', 'ratio per repetition'],
+			[
+				['bare axios + fixed header', o.bareUs, o.p90Us.bare, 0, 1, '-'],
+				[
+					'bare axios again (control)',
+					o.bare2Us,
+					o.p90Us.bare2,
+					round(o.bare2Us - o.bareUs, 2),
+					o.controlRatio,
+					o.perRepetition.map(r => r.controlRatio).join(' / '),
+				],
+				['vibrant attachVibrantAuth', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, o.perRepetition.map(r => r.ratio).join(' / ')],
+				['axios-auth-refresh (README)', o.aarUs, o.p90Us.aar, o.aarAddedUs, o.aarRatio, o.perRepetition.map(r => r.aarRatio).join(' / ')],
+			],
+		),
+	);
+}
+
+const burstRows = (scenario, extra = []) =>
+	[
+		['vibrant', scenario.ours],
+		['axios-auth-refresh (README)', scenario.aar],
+		['axios-auth-refresh deduplicateRefresh:false', scenario.aarNoDedup],
+		...extra,
+	].map(([name, r]) => [
+		name,
+		r.tokenRequests,
+		r.failures,
+		Object.entries(r.failureKinds)
+			.map(([kind, count]) => `${count}× ${kind}`)
+			.join(', ') || '-',
+		r.apiCalls,
+		r.api401,
+		r.apiCallsPerRequest,
+		r.maxApiCallsPerRequest,
+		r.wallMs,
+	]);
+const burstHeaders = [
+	'contender',
+	'token requests',
+	'failures',
+	'failure kinds',
+	'API calls',
+	'API 401s',
+	'API calls/request',
+	'max calls/request',
+	'wall ms',
+];
+if (s.burst) {
+	out.push(
+		'',
+		`2. Cold burst: ${plan.burst.concurrency} concurrent GETs, empty cache, token endpoint latency ${plan.burst.tokenLatencyMs} ms`,
+	);
+	out.push(table(burstHeaders, burstRows(s.burst)));
+}
+
+if (s.storm) {
+	out.push(
+		'',
+		`3. 401 storm: warm token revoked at the API, ${plan.storm.concurrency} concurrent GETs, token endpoint latency ${plan.storm.tokenLatencyMs} ms`,
+	);
+	out.push(table(burstHeaders, burstRows(s.storm)));
+}
+
+if (s.rollover) {
+	const r = s.rollover;
+	out.push(
+		'',
+		`4. Rollover: expires_in ${r.expiresIn} s (expiryBufferSeconds ${r.expiryBufferSeconds}), token latency ${r.tokenLatencyMs} ms, one GET every ${plan.rollover.intervalMs} ms for ${plan.rollover.durationMs / 1000} s; "waited" = took > ${plan.rollover.waitedThresholdMs} ms`,
+	);
+	out.push(
+		table(
+			['contender', 'requests', 'token requests', 'waited', 'max added ms', 'median ms', 'p99 ms', 'API 401s', 'failures'],
+			[
+				['vibrant, refreshAheadRatio 0.8 (default)', r.refreshAhead],
+				['vibrant, refreshAheadRatio false', r.noRefreshAhead],
+				['axios-auth-refresh (README)', r.aar],
+			].map(([name, x]) => [
+				name,
+				x.requests,
+				x.tokenRequests,
+				x.waited,
+				x.maxAddedLatencyMs,
+				x.medianLatencyMs,
+				x.p99LatencyMs,
+				x.api401,
+				x.failures,
+			]),
+		),
+	);
+}
+
+if (s.memory) {
+	const x = s.memory;
+	out.push('', '5. Memory: heapUsed after gc, before vs after N requests through one vibrant instance');
+	out.push(
+		x.skipped
+			? `skipped: ${x.skipped}`
+			: table(
+					[
+						'requests',
+						'in flight',
+						'seconds',
+						'req/s',
+						'heap before',
+						'heap after',
+						'growth',
+						'bytes/request',
+						'failures',
+						'token requests',
+					],
+					[
+						[
+							x.requests,
+							x.concurrency,
+							x.seconds,
+							x.requestsPerSecond,
+							x.heapBeforeBytes,
+							x.heapAfterBytes,
+							x.growthBytes,
+							x.bytesPerRequest,
+							x.failures,
+							x.tokenRequests,
+						],
+					],
+				),
+	);
+}
+
+out.push('', `total ${results.totalSeconds} s; results in bench/results.json; check with npm run bench:check`);
+process.stdout.write(`${out.join('\n')}\n`);

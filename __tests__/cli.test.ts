@@ -76,7 +76,19 @@ describe('vibrant-token', () => {
 		const result = await vibrantToken(['--bogus'], credentials());
 		expect(result.code).toBe(2);
 		expect(result.stderr).toContain("Unknown option '--bogus'");
+		const method = await vibrantToken(['--auth-method', 'private_key_jwt'], credentials());
+		expect(method).toEqual({
+			code: 2,
+			stdout: '',
+			stderr: "vibrant-token: --auth-method must be client_secret_post or client_secret_basic\nTry 'vibrant-token --help'.\n",
+		});
 		expect(server.requests).toHaveLength(0);
+	});
+
+	test('--auth-method client_secret_basic sends a Basic header', async () => {
+		expect((await vibrantToken(['--auth-method', 'client_secret_basic'], credentials())).code).toBe(0);
+		expect(server.requests[0]!.headers.authorization).toMatch(/^Basic /);
+		expect(server.requests[0]!.form.has('client_secret')).toBe(false);
 	});
 
 	test('--help: usage on stdout, exit code 0, no request', async () => {

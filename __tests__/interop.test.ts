@@ -1,6 +1,8 @@
 // Interoperability with a real OAuth2 authorization server (oidc-provider) and a protected API that
 // checks tokens by introspection. Every count comes from the servers.
-import {inspect} from 'node:util';
+import {execFile} from 'node:child_process';
+import path from 'node:path';
+import {inspect, promisify} from 'node:util';
 import axios from 'axios';
 import {type AuthMethod, Client, VibrantTokenError, attachVibrantAuth, detachVibrantAuth} from '../lib/index.js';
 import {type AuthServer, type AuthServerCounts, grantedScope, startAuthServer} from './helpers/oidc/index.js';
@@ -150,4 +152,27 @@ test('attachVibrantAuth: one token for many requests, and a revoked token recove
 	} finally {
 		detachVibrantAuth(api);
 	}
+});
+
+test('the vibrant-token bin gets a token the provider reports active, and reports a wrong secret', async () => {
+	const {clientId, clientSecret} = server.clients.basic;
+	const bin = path.resolve(__dirname, '../dist/cjs/cli.js');
+	const run = async (secret: string): Promise<{code?: number; stdout: string; stderr: string}> =>
+		promisify(execFile)(process.execPath, [bin, '--auth-method', 'client_secret_basic', '--scope', grantedScope], {
+			env: {...process.env, VIBRANT_CLIENT_ID: clientId, VIBRANT_CLIENT_SECRET: secret, VIBRANT_TOKEN_URL: server.tokenUrl},
+		}).catch((error: unknown) => error as {code: number; stdout: string; stderr: string});
+	let output: {stdout: string; stderr: string; code?: number} = {stdout: '', stderr: ''};
+	const changes = await delta(async () => {
+		output = await run(clientSecret);
+	});
+	expect(output).toEqual({stdout: expect.stringMatching(/^Bearer \S+\n$/) as unknown, stderr: ''});
+	expect(changes).toMatchObject({tokenRequests: 1, tokensIssued: 1});
+	expect(await server.introspect(output.stdout.trim())).toMatchObject({active: true, scope: grantedScope, client_id: clientId});
+
+	const wrongSecret = `${clientSecret}-wrong`;
+	const refused = await run(wrongSecret);
+	expect(refused.code).toBe(1);
+	expect(refused.stdout).toBe('');
+	expect(refused.stderr).toMatch(/^vibrant-token: Token endpoint answered 401 invalid_client.*\n$/);
+	expect(refused.stderr).not.toContain(wrongSecret);
 });

@@ -15,19 +15,27 @@ VIBRANT_SCOPE, for example:
 Options:
   --token-url <url>  the token endpoint (overrides VIBRANT_TOKEN_URL)
   --scope <scope>    space-separated scopes to request (overrides VIBRANT_SCOPE)
+  --auth-method <m>  client_secret_post (default) or client_secret_basic
   --json             print the token endpoint's whole JSON answer instead
   -h, --help         show this help
 
 Exit codes: 0 token printed, 1 no token (configuration or token endpoint), 2 bad usage.`;
 
 async function main(argv: string[]): Promise<number> {
-	let values: {'token-url'?: string | undefined; scope?: string | undefined; json?: boolean | undefined; help?: boolean | undefined};
+	let values: {
+		'token-url'?: string | undefined;
+		scope?: string | undefined;
+		'auth-method'?: string | undefined;
+		json?: boolean | undefined;
+		help?: boolean | undefined;
+	};
 	try {
 		({values} = parseArgs({
 			args: argv,
 			options: {
 				'token-url': {type: 'string'},
 				scope: {type: 'string'},
+				'auth-method': {type: 'string'},
 				json: {type: 'boolean'},
 				help: {type: 'boolean', short: 'h'},
 			},
@@ -39,13 +47,23 @@ async function main(argv: string[]): Promise<number> {
 		return 2;
 	}
 
+	const authMethod = values['auth-method'];
+	if (authMethod !== undefined && authMethod !== 'client_secret_post' && authMethod !== 'client_secret_basic') {
+		process.stderr.write(`vibrant-token: --auth-method must be client_secret_post or client_secret_basic\nTry 'vibrant-token --help'.\n`);
+		return 2;
+	}
+
 	if (values.help) {
 		process.stdout.write(`${usage}\n`);
 		return 0;
 	}
 
 	try {
-		const config = resolveConfig({tokenUrl: values['token-url'], scope: values.scope});
+		const config = resolveConfig({
+			tokenUrl: values['token-url'],
+			scope: values.scope,
+			authMethod,
+		});
 		const {token, response} = await createTokenFetcher(config)();
 		process.stdout.write(values.json ? `${JSON.stringify(response, undefined, 2)}\n` : `${token.accessToken}\n`);
 		return 0;

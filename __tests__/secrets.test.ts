@@ -107,6 +107,7 @@ describe('the client secret never leaks', () => {
 				(async () => {
 					const client = new Client(options);
 					console.log(await client.getToken());
+					await client.getToken();
 					client.clearCache();
 					await client.getToken().catch(error => console.log(error.message));
 				})();
@@ -119,6 +120,9 @@ describe('the client secret never leaks', () => {
 			expect(stderr).toContain('VIBRANT');
 			expect(stderr).toContain('requesting a token from');
 			expect(stderr).toContain('retrying');
+			expect(stderr).toContain('cache miss');
+			expect(stderr).toContain('cache cleared');
+			expect(stderr).toContain('cache hit');
 			for (const form of secretForms) {
 				expect(stdout).not.toContain(form);
 				expect(stderr).not.toContain(form);

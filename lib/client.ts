@@ -1,6 +1,7 @@
 import {inspect} from 'node:util';
 import {type ClientOptions, resolveConfig} from './config.js';
-import {createTokenFetcher, log} from './token-endpoint.js';
+import {log} from './log.js';
+import {createTokenFetcher} from './token-endpoint.js';
 import {TokenCache} from './token-cache.js';
 
 const caches = new WeakMap<Client, TokenCache>();

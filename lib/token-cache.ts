@@ -1,4 +1,5 @@
 import pMemoize from 'p-memoize';
+import {log} from './log.js';
 import {type CachedToken, refreshAheadAt, usableUntil} from './token.js';
 
 /** @internal */
@@ -57,7 +58,16 @@ export class TokenCache {
 
 	/** The cached token while it is usable, else the result of one shared fetch. */
 	get(): Promise<string> {
-		return this.cached() === undefined || this.#currentValue === undefined ? this.#fetch(this.#generation) : this.#currentValue;
+		if (this.cached() === undefined || this.#currentValue === undefined) {
+			log('cache miss: fetching a token, or joining the fetch in flight');
+			return this.#fetch(this.#generation);
+		}
+
+		if (log.enabled) {
+			log('cache hit');
+		}
+
+		return this.#currentValue;
 	}
 
 	/**
@@ -79,6 +89,7 @@ export class TokenCache {
 
 	/** Drops the token; fetches in flight may answer their callers but may not refill the cache. */
 	clear(): void {
+		log('cache cleared');
 		this.#generation++;
 		this.#drop();
 	}
@@ -90,6 +101,7 @@ export class TokenCache {
 	 */
 	invalidate(sentValue: string): void {
 		if (this.#current?.accessToken === sentValue) {
+			log('the cached token was rejected (401): dropped');
 			this.#drop();
 		}
 	}
@@ -112,6 +124,7 @@ export class TokenCache {
 		const token = this.#current;
 		// Until this fetch settles, hits must not start another one.
 		this.#refreshAt = undefined;
+		log('refreshing the token ahead of expiry, in the background');
 		this.#fetch(this.#generation).catch((error: unknown) => {
 			// The old token stays until it really expires; try again after half its remaining life.
 			if (this.#current === token) {

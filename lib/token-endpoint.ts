@@ -1,12 +1,9 @@
-import {debuglog} from 'node:util';
 import axios, {AxiosError, AxiosHeaders, type AxiosResponse} from 'axios';
 import axiosRetry from 'axios-retry';
 import type {ResolvedConfig} from './config.js';
 import {VibrantTokenError, excerpt} from './errors.js';
+import {log} from './log.js';
 import {type CachedToken, InvalidTokenResponse, type TokenResponse, toCachedToken} from './token.js';
-
-/** @internal */
-export const log = debuglog('vibrant');
 
 /** Reads at most this much of a token response (golang/oauth2 uses the same cap). */
 const maxResponseBytes = 1024 * 1024;

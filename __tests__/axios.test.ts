@@ -72,6 +72,37 @@ describe('the request interceptor', () => {
 		expect(tokens.requests).toHaveLength(0);
 	});
 
+	test('with allowAbsoluteUrls: false, an absolute URL elsewhere gets no token (older axios sends it there)', async () => {
+		const strict = attachVibrantAuth(axios.create({baseURL: api.origin, allowAbsoluteUrls: false}), {client});
+		// axios 1.8.2+ sends it to the baseURL joined with the absolute URL; the token stays home anyway.
+		await strict.get(`${foreign.origin}/public`);
+		expect([...authorizations(api), ...authorizations(foreign)]).toEqual([null]);
+		expect(tokens.requests).toHaveLength(0);
+		await strict.get('/ok');
+		expect(authorizations(api).at(-1)).toBe('Bearer token-1');
+	});
+
+	test('a URL object is resolved like a string', async () => {
+		// axios takes one only without a baseURL.
+		const bare = attachVibrantAuth(axios.create(), {client, origins: [api.origin]});
+		await bare.request({url: new URL(`${api.origin}/v1/a`) as unknown as string});
+		await bare.request({url: new URL(`${foreign.origin}/public`) as unknown as string});
+		expect([authorizations(api), authorizations(foreign)]).toEqual([['Bearer token-1'], [null]]);
+	});
+
+	test('an allowed origin with user:password@ gets no token', async () => {
+		const {host} = new URL(api.origin);
+		await instance.get(`http://user:pw@${host}/public`);
+		expect(authorizations(api)).toEqual([`Basic ${Buffer.from('user:pw').toString('base64')}`]);
+		expect(tokens.requests).toHaveLength(0);
+	});
+
+	test("the caller's auth option is the caller's Authorization", async () => {
+		await rejection(instance.get('/private', {auth: {username: 'me', password: 'pw'}}));
+		expect(authorizations(api)).toEqual([`Basic ${Buffer.from('me:pw').toString('base64')}`]);
+		expect(tokens.requests).toHaveLength(0);
+	});
+
 	test('an absolute URL to the allowed origin gets the token', async () => {
 		await instance.get(`${api.origin}/other`);
 		expect(authorizations(api)).toEqual(['Bearer token-1']);
@@ -247,9 +278,31 @@ describe('the 401 retry', () => {
 		const error = await rejection(instance.post('/upload', Readable.from(['chunk-1', 'chunk-2'])));
 		expect((error as AxiosError).response?.status).toBe(401);
 		expect(api.calls.filter(call => call.method === 'POST')).toHaveLength(1);
+		const before = api.calls.length;
 		await instance.get('/next');
-		expect(authorizations(api).at(-1)).toBe('Bearer token-2');
+		// One call: the token was already dropped, so /next did not need a 401 of its own.
+		expect(authorizations(api).slice(before)).toEqual(['Bearer token-2']);
 		expect(tokens.requests).toHaveLength(2);
+	});
+
+	test("the retry's 401 does not drop the fresh token: one token request per rejected request", async () => {
+		for (let request = 0; request < 3; request++) {
+			await rejection(instance.get('/status/401'));
+		}
+
+		expect(api.calls).toHaveLength(6);
+		expect(tokens.requests).toHaveLength(4);
+	});
+
+	test('the body is not transformed again on the retry', async () => {
+		const wrapped = attachVibrantAuth(
+			axios.create({baseURL: api.origin, transformRequest: [(data: unknown) => JSON.stringify({wrapped: data})]}),
+			{client},
+		);
+		await wrapped.get('/warm');
+		api.revoke('Bearer token-1');
+		await wrapped.post('/orders', 'x', {headers: {'Content-Type': 'application/json'}});
+		expect(api.calls.filter(call => call.method === 'POST').map(call => call.body)).toEqual(['{"wrapped":"x"}', '{"wrapped":"x"}']);
 	});
 
 	test('a caller whose validateStatus accepts 401 gets the 401 untouched', async () => {
@@ -306,6 +359,17 @@ describe('attaching', () => {
 		expect(authorizations(api).at(-1)).toBeNull();
 	});
 
+	test('a request interceptor added after attaching runs before ours: a URL it points elsewhere gets no token', async () => {
+		instance.interceptors.request.use(config => {
+			config.baseURL = foreign.origin;
+			config.url = '/public';
+			return config;
+		});
+		await instance.get('/a');
+		expect(authorizations(foreign)).toEqual([null]);
+		expect(tokens.requests).toHaveLength(0);
+	});
+
 	test("runs alongside the caller's own interceptors", async () => {
 		const seen: string[] = [];
 		instance.interceptors.request.use(config => {
@@ -356,6 +420,18 @@ describe('attaching', () => {
 });
 
 describe('with axios-retry on the same instance', () => {
+	test('its retry carries the current token, not the one of the failed attempt', async () => {
+		axiosRetry(instance, {
+			retries: 1,
+			retryCondition: error => error.response?.status === 503,
+			onRetry() {
+				client.clearCache();
+			},
+		});
+		await rejection(instance.get('/status/503'));
+		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-2']);
+	});
+
 	test('its retries carry our token, and our 401 retry does not disturb its count', async () => {
 		axiosRetry(instance, {retries: 2, retryCondition: error => error.response?.status === 503});
 		const error = await rejection(instance.get('/status/503'));

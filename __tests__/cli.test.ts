@@ -44,6 +44,16 @@ describe('vibrant-token', () => {
 		expect(server.requests[0]!.form.get('scope')).toBe('labs:read');
 	});
 
+	test('--json never prints a secret that the server echoes', async () => {
+		server.reply(request => ({body: {access_token: 'abc', echo: request.form.get('client_secret'), form: request.body}}));
+		const result = await vibrantToken(['--json'], credentials());
+		expect(result.code).toBe(0);
+		expect(JSON.parse(result.stdout)).toMatchObject({access_token: 'abc', echo: '[redacted]'});
+		for (const form of secretForms) {
+			expect(result.stdout).not.toContain(form);
+		}
+	});
+
 	test('--token-url overrides VIBRANT_TOKEN_URL', async () => {
 		const result = await vibrantToken(['--token-url', server.url], {...credentials(), VIBRANT_TOKEN_URL: 'http://127.0.0.1:1/nowhere'});
 		expect(result).toEqual({code: 0, stdout: 'Bearer token-1\n', stderr: ''});

@@ -212,6 +212,42 @@ describe('TokenCache', () => {
 		}
 	});
 
+	test('hits during a background refresh start nothing more, and its failure is reported once', async () => {
+		const {cache, calls, answer, clock, backgroundErrors} = setup();
+		const first = cache.get();
+		answer(0, 'Bearer a', 1060);
+		await first;
+		clock.now += 900_000;
+		for (let hit = 0; hit < 5; hit++) {
+			expect(cache.cached()).toBe('Bearer a');
+		}
+
+		expect(calls).toHaveLength(2);
+		(calls[1] as unknown as {resolve: (value: unknown) => void}).resolve(Promise.reject(new Error('down')));
+		await flush();
+		await flush();
+		expect(backgroundErrors).toHaveLength(1);
+	});
+
+	test('a failed background refresh waits at least 1 s before the next one', async () => {
+		const {cache, calls, answer, clock} = setup({expiryBufferSeconds: 0});
+		const first = cache.get();
+		answer(0, 'Bearer a', 100);
+		await first;
+		// Refresh from 80 s; failing at 98.5 s, half the remaining life is 0.75 s, so 1 s applies.
+		clock.now += 98_500;
+		expect(cache.cached()).toBe('Bearer a');
+		(calls[1] as unknown as {resolve: (value: unknown) => void}).resolve(Promise.reject(new Error('down')));
+		await flush();
+		await flush();
+		clock.now += 999;
+		expect(cache.cached()).toBe('Bearer a');
+		expect(calls).toHaveLength(2);
+		clock.now += 1;
+		expect(cache.cached()).toBe('Bearer a');
+		expect(calls).toHaveLength(3);
+	});
+
 	test('refreshAheadRatio false never fetches before the usable life ends', async () => {
 		const {cache, calls, answer, clock} = setup({refreshAheadRatio: false});
 		const first = cache.get();

@@ -316,7 +316,7 @@ describe("isolation from the application's axios", () => {
 	afterEach(() => {
 		Object.assign(axios.defaults, saved);
 		axios.defaults.headers.common = saved.headers.common;
-		for (const key of ['auth', 'params', 'baseURL', 'allowAbsoluteUrls'] as const) {
+		for (const key of ['auth', 'params', 'baseURL', 'allowAbsoluteUrls', 'proxy', 'socketPath'] as const) {
 			if (!(key in saved)) {
 				Reflect.deleteProperty(axios.defaults, key);
 			}
@@ -338,8 +338,25 @@ describe("isolation from the application's axios", () => {
 				return data;
 			},
 		];
+		const adapterCalls: unknown[] = [];
+		axios.defaults.adapter = async config => {
+			adapterCalls.push(config.data);
+			return Promise.reject(new Error('the application adapter'));
+		};
+		const proxy = await listen((request, response) => {
+			adapterCalls.push(request.url);
+			response.end();
+		});
+		axios.defaults.proxy = {protocol: 'http', host: '127.0.0.1', port: Number(new URL(proxy.origin).port)};
+		axios.defaults.socketPath = '/nonexistent/socket';
 		server.reply({status: 503}, {body: {access_token: 'abc'}});
-		expect(await client().getToken()).toBe('Bearer abc');
+		try {
+			expect(await client().getToken()).toBe('Bearer abc');
+		} finally {
+			await proxy.close();
+		}
+
+		expect(adapterCalls).toEqual([]);
 		expect(server.requests).toHaveLength(2);
 		const [request] = server.requests;
 		expect(request!.path).toBe('/v1/oauth2/token');

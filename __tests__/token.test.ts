@@ -1,3 +1,4 @@
+import {excerpt} from '../lib/errors.js';
 import {CachedToken, InvalidTokenResponse, refreshAheadAt, toCachedToken, usableUntil} from '../lib/token.js';
 
 const receivedAt = 1_700_000_000_000;
@@ -74,6 +75,9 @@ describe('toCachedToken', () => {
 		['null expires_at falls back', {expires_at: null, expires_in: 10}, receivedAt + 10_000],
 		['invalid expires_at falls back', {expires_at: 'soon', expires_in: 10}, receivedAt + 10_000],
 		['a valid expires_at hides a bad expires_in', {expires_at: 1_700_000_100, expires_in: -5}, 1_700_000_100_000],
+		['expires_at 0 falls back', {expires_at: 0, expires_in: 10}, receivedAt + 10_000],
+		['an expires_at in the past falls back', {expires_at: 1_600_000_000, expires_in: 10}, receivedAt + 10_000],
+		['an expires_at at receipt falls back to 5 minutes', {expires_at: receivedAt / 1000}, receivedAt + 300_000],
 	])('%s', (_name, fields, expiresAt) => {
 		const token = toCachedToken({access_token: 'abc', ...fields}, receivedAt);
 		expect(token.expiresAt).toBe(expiresAt);
@@ -110,5 +114,12 @@ describe('toCachedToken', () => {
 		['a boolean expires_in', {access_token: 'abc', expires_in: true}, 'expires_in is not a non-negative number'],
 	])('rejects %s', (_name, body, message) => {
 		expect(() => toCachedToken(body, receivedAt)).toThrow(new InvalidTokenResponse(message));
+	});
+});
+
+describe('excerpt', () => {
+	test('is one printable line of at most 120 characters', () => {
+		expect(excerpt('a\u0007b\u001b[31mc\r\nd')).toBe('a b [31mc d');
+		expect(excerpt('x'.repeat(200))).toBe(`${'x'.repeat(120)}…`);
 	});
 });

@@ -150,7 +150,7 @@ function authorize(
 		return config;
 	}
 
-	if (!isAllowed(resolveUrl(config))) {
+	if (!isAllowedRequest(config, isAllowed)) {
 		return config;
 	}
 
@@ -222,9 +222,14 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 		throw error;
 	}
 
-	cache.invalidate(sent);
+	// The retry's own 401 says nothing new: the token it carried is fresh, and dropping it too would
+	// cost a token request per rejected request.
+	if (state.retried) {
+		throw error;
+	}
 
-	if (state.retried || !isReplayable(config.data)) {
+	cache.invalidate(sent);
+	if (!isReplayable(config.data)) {
 		throw error;
 	}
 
@@ -248,21 +253,28 @@ function isReplayable(data: unknown): boolean {
 	);
 }
 
-/** The URL axios will request, resolved the way axios's buildFullPath does, without its config merge. */
-function resolveUrl(config: InternalAxiosRequestConfig): string {
-	const url = config.url ?? '';
+/**
+ * Whether the request goes to an allowed origin, resolved as axios's buildFullPath does but without
+ * its config merge. Fails closed: with `allowAbsoluteUrls: false` and an absolute `url`, axios
+ * 1.8.2+ joins it to the baseURL while older versions send it to `url` itself, so both must pass.
+ */
+function isAllowedRequest(config: InternalAxiosRequestConfig, isAllowed: (url: string) => boolean): boolean {
 	const {baseURL} = config;
+	// axios also takes a URL object from JavaScript callers.
+	const requested = config.url as string | URL | undefined;
+	const url = requested === undefined ? '' : requested.toString();
 	// The common case first: a path such as "/items" is relative without a regular expression.
 	if (baseURL && url.charCodeAt(0) === 47 && url.charCodeAt(1) !== 47) {
-		return baseURL;
+		return isAllowed(baseURL);
 	}
 
-	if (baseURL && (config.allowAbsoluteUrls === false || !absoluteUrlPattern.test(url))) {
-		// axios joins them with exactly one "/", so the origin is always the baseURL's.
-		return baseURL;
+	const absolute = absoluteUrlPattern.test(url);
+	if (!baseURL || (absolute && config.allowAbsoluteUrls !== false)) {
+		return isAllowed(url);
 	}
 
-	return url;
+	// axios joins them with exactly one "/", so the joined URL's origin is the baseURL's.
+	return isAllowed(baseURL) && (!absolute || isAllowed(url));
 }
 
 function createOriginCheck(allowed: readonly string[]): (url: string) => boolean {

@@ -2,7 +2,7 @@
 import {parseArgs} from 'node:util';
 import {resolveConfig} from './config.js';
 import {VibrantAuthError} from './errors.js';
-import {createTokenFetcher} from './token-endpoint.js';
+import {createRedactor, createTokenFetcher} from './token-endpoint.js';
 
 const usage = `Usage: vibrant-token [options]
 
@@ -65,7 +65,9 @@ async function main(argv: string[]): Promise<number> {
 			authMethod,
 		});
 		const {token, response} = await createTokenFetcher(config)();
-		process.stdout.write(values.json ? `${JSON.stringify(response, undefined, 2)}\n` : `${token.accessToken}\n`);
+		// A server that echoes the request would put the secret in its answer: never print it.
+		const output = values.json ? createRedactor(config)(JSON.stringify(response, undefined, 2)) : token.accessToken;
+		process.stdout.write(`${output}\n`);
 		return 0;
 	} catch (error) {
 		// Our errors never hold the secret; anything else is reduced to its message alone.

@@ -63,10 +63,6 @@ export class TokenCache {
 			return this.#fetch(this.#generation);
 		}
 
-		if (log.enabled) {
-			log('cache hit');
-		}
-
 		return this.#currentValue;
 	}
 
@@ -82,6 +78,10 @@ export class TokenCache {
 
 		if (this.#refreshAt !== undefined && now >= this.#refreshAt) {
 			this.#refreshInBackground();
+		}
+
+		if (log.enabled) {
+			log('cache hit');
 		}
 
 		return this.#current.accessToken;

@@ -75,16 +75,40 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 		transitional: {clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false},
 	});
 	// axios.create() inherits what the application set on axios.defaults (common headers such as
-	// Authorization, auth, params, a baseURL with allowAbsoluteUrls: false). None of it may reach
-	// the token endpoint, nor send the secret elsewhere: after the merge, this request is exactly ours.
+	// Authorization, auth, params, a baseURL with allowAbsoluteUrls: false, an adapter, a proxy,
+	// agents, a socket path). None of it may see the secret, reach the token endpoint, or send the
+	// request elsewhere: after the merge, this request is exactly ours, on Node's own http stack.
+	const plainHttp = config.tokenUrl.protocol === 'http:';
 	instance.interceptors.request.use(
 		request => {
 			request.headers = new AxiosHeaders(headers);
+			request.adapter = 'http';
 			delete request.baseURL;
 			request.allowAbsoluteUrls = true;
 			request.params = undefined;
 			delete request.auth;
 			request.withCredentials = false;
+			for (const option of [
+				'transport',
+				'lookup',
+				'family',
+				'socketPath',
+				'httpAgent',
+				'httpsAgent',
+				'http2Options',
+				'httpVersion',
+			] as const) {
+				Reflect.deleteProperty(request, option);
+			}
+
+			if (plainHttp) {
+				// Loopback only (resolveConfig): a proxy would carry the secret off the machine in clear text.
+				request.proxy = false;
+			} else {
+				// https: the environment's proxy (HTTPS_PROXY, NO_PROXY), tunnelled by axios (CONNECT).
+				delete request.proxy;
+			}
+
 			return request;
 		},
 		undefined,
@@ -196,15 +220,26 @@ function formEncode(value: string): string {
 }
 
 /**
- * Replaces every form of the secret that the HTTP layer may echo back (raw, form- and
- * percent-encoded, inside the Basic header) before server text is quoted in an error.
+ * Replaces every form of the secret that a server may echo back (raw, form- and percent-encoded,
+ * inside the Basic header, JSON- and HTML-escaped) before server text is quoted anywhere.
+ *
+ * @internal
  */
-function createRedactor(config: ResolvedConfig): (text: string) => string {
+export function createRedactor(config: Pick<ResolvedConfig, 'clientId' | 'clientSecret'>): (text: string) => string {
+	const secret = config.clientSecret;
+	// JSON encoders differ: some escape "/" (PHP), some every non-ASCII character (Python).
+	const json = JSON.stringify(secret).slice(1, -1);
+	const asciiJson = json.replaceAll(/[^\u0020-\u007E]/g, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 	const forms = new Set([
-		basicAuthorization(config.clientId, config.clientSecret).slice('Basic '.length),
-		config.clientSecret,
-		formEncode(config.clientSecret),
-		encodeURIComponent(config.clientSecret),
+		basicAuthorization(config.clientId, secret).slice('Basic '.length),
+		secret,
+		formEncode(secret),
+		encodeURIComponent(secret),
+		json,
+		json.replaceAll('/', '\\/'),
+		asciiJson,
+		asciiJson.replaceAll('/', '\\/'),
+		secret.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;'),
 	]);
 	const sorted = [...forms].sort((a, b) => b.length - a.length);
 	return text => {

@@ -140,8 +140,10 @@ function toTokenType(value: unknown): string {
 }
 
 function toExpiresAt(fields: Record<string, unknown>, receivedAt: number): number {
+	// An expires_at at or before receipt (a server bug, or clocks apart by more than the token's
+	// lifetime) would turn caching off: it is not valid, and expires_in decides.
 	const expiresAt = toNumber(fields['expires_at']);
-	if (expiresAt !== undefined && expiresAt > 0) {
+	if (expiresAt !== undefined && expiresAt * 1000 > receivedAt) {
 		return expiresAt * 1000;
 	}
 

@@ -13,6 +13,9 @@ export const secretForms: readonly string[] = [
 		'base64',
 	),
 	Buffer.from(`${clientId}:${secret}`).toString('base64'),
+	JSON.stringify(secret).slice(1, -1),
+	JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/').replaceAll('é', '\\u00e9'),
+	secret.replaceAll('&', '&amp;'),
 ];
 
 /** Everything a logger or a crash report could print of an error, its cause chain included. */

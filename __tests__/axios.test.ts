@@ -420,6 +420,21 @@ describe('attaching', () => {
 });
 
 describe('with axios-retry on the same instance', () => {
+	test('a retry that an interceptor of the caller sends elsewhere loses our token', async () => {
+		axiosRetry(instance, {retries: 1, retryCondition: error => error.response?.status === 503});
+		let attempt = 0;
+		instance.interceptors.request.use(config => {
+			if (attempt++ > 0) {
+				config.baseURL = foreign.origin;
+				config.url = '/public';
+			}
+
+			return config;
+		});
+		await instance.get('/status/503');
+		expect([authorizations(api), authorizations(foreign)]).toEqual([['Bearer token-1'], [null]]);
+	});
+
 	test('its retry carries the current token, not the one of the failed attempt', async () => {
 		axiosRetry(instance, {
 			retries: 1,

@@ -151,6 +151,11 @@ function authorize(
 	}
 
 	if (!isAllowedRequest(config, isAllowed)) {
+		// A later attempt whose URL was changed (by an interceptor of the caller's) keeps no token of ours.
+		if (state !== undefined && key !== undefined) {
+			Reflect.deleteProperty(headers, key);
+		}
+
 		return config;
 	}
 
@@ -167,7 +172,8 @@ function authorize(
  * (`AxiosHeaders.has` / `set`) finds it — without its normalisation work on every request.
  */
 function authorizationKey(headers: object): string | undefined {
-	for (const name of Object.keys(headers)) {
+	// for…in allocates no array; AxiosHeaders keeps headers as its only enumerable properties.
+	for (const name in headers) {
 		if (name.length === 13 && name.toLowerCase() === 'authorization') {
 			return name;
 		}

@@ -87,8 +87,8 @@ describe('resolveConfig', () => {
 	});
 
 	test.each([
-		['not a url', /Option tokenUrl is not a valid absolute URL/],
-		['/relative/path', /Option tokenUrl is not a valid absolute URL/],
+		['not a url', /^Option tokenUrl \(over VIBRANT_TOKEN_URL\) is not a valid absolute URL\.$/],
+		['/relative/path', /^Option tokenUrl \(over VIBRANT_TOKEN_URL\) is not a valid absolute URL\.$/],
 		['', /Option tokenUrl must be a non-empty string/],
 		['ftp://auth.example.com/token', /must be an https: URL \(it uses ftp:\)/],
 		['http://auth.example.com/token', /plain http: to auth.example.com; the client secret travels only over https:/],
@@ -103,7 +103,7 @@ describe('resolveConfig', () => {
 
 	test('a bad VIBRANT_TOKEN_URL is named as such and its password is not quoted', () => {
 		const error = configError(() => resolveConfig(credentials, {VIBRANT_TOKEN_URL: 'http://u:hunter2@auth.example.com/t'}));
-		expect(error.message).toMatch(/^VIBRANT_TOKEN_URL must not contain user:password@/);
+		expect(error.message).toMatch(/^VIBRANT_TOKEN_URL \(the tokenUrl option is unset\) must not contain user:password@/);
 		expect(error.message).not.toContain('hunter2');
 	});
 

@@ -184,7 +184,8 @@ function resolveCredential(value: unknown, environmentValue: string | undefined,
 
 function resolveTokenUrl(value: unknown, environmentValue: string | undefined): URL {
 	const fromOption = value !== undefined;
-	const setting = fromOption ? 'Option tokenUrl' : 'VIBRANT_TOKEN_URL';
+	// Name both: the one that was used, and the other place the same setting can come from.
+	const setting = fromOption ? 'Option tokenUrl (over VIBRANT_TOKEN_URL)' : 'VIBRANT_TOKEN_URL (the tokenUrl option is unset)';
 	let text: string;
 	if (fromOption) {
 		if (typeof value !== 'string' || value.trim() === '') {
@@ -248,7 +249,7 @@ function resolveScope(value: unknown, environmentValue: string | undefined): str
 	for (const token of tokens) {
 		if (!scopeTokenPattern.test(token)) {
 			throw new VibrantConfigError(
-				`${value === undefined ? 'VIBRANT_SCOPE' : 'Option scope'} holds a character that RFC 6749 §3.3 does not allow in a scope.`,
+				`${value === undefined ? 'VIBRANT_SCOPE (the scope option is unset)' : 'Option scope (over VIBRANT_SCOPE)'} holds a character that RFC 6749 §3.3 does not allow in a scope.`,
 			);
 		}
 	}

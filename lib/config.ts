@@ -95,8 +95,7 @@ export type ResolvedConfig = {
 	readonly refreshAheadRatio: number | false;
 };
 
-/** @internal */
-export const defaultTokenUrl = 'https://api.vibrant-wellness.com/v1/oauth2/token';
+const defaultTokenUrl = 'https://api.vibrant-wellness.com/v1/oauth2/token';
 const defaultExpiryBufferSeconds = 60;
 const defaultTimeoutMs = 30_000;
 const defaultRetries = 3;

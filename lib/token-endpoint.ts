@@ -60,7 +60,7 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 
 	const body = form.toString();
 
-	// A private instance: the caller's interceptors, defaults and axios-retry never see this request.
+	// A private instance: the caller's interceptors and axios-retry never see this request.
 	const identity = (data: unknown) => data;
 	const instance = axios.create({
 		timeout: config.timeoutMs,
@@ -128,7 +128,7 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 		log('requesting a token from %s', endpoint);
 		let response: AxiosResponse<string>;
 		try {
-			response = await instance.post<string>(config.tokenUrl.href, body, {headers});
+			response = await instance.post<string>(config.tokenUrl.href, body);
 		} catch (error) {
 			throw toTokenError(error, endpoint, redact);
 		}

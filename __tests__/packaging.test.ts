@@ -8,6 +8,7 @@ const run = async (args: string[]) => promisify(execFile)(process.execPath, args
 const names = [
 	'CachedToken',
 	'Client',
+	'RedisTokenStore',
 	'VibrantAuthError',
 	'VibrantConfigError',
 	'VibrantTokenError',

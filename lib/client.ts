@@ -1,8 +1,9 @@
 import {inspect} from 'node:util';
 import {type ClientOptions, resolveConfig} from './config.js';
 import {log} from './log.js';
-import {createTokenFetcher} from './token-endpoint.js';
+import {createTokenFetcher, longestFetchMs} from './token-endpoint.js';
 import {TokenCache} from './token-cache.js';
+import {storeSlot} from './token-store.js';
 
 const caches = new WeakMap<Client, TokenCache>();
 
@@ -47,6 +48,13 @@ export class Client {
 	constructor(options?: ClientOptions) {
 		const config = resolveConfig(options);
 		const fetchToken = createTokenFetcher(config);
+		this.#description = {
+			clientId: config.clientId,
+			tokenUrl: config.tokenUrl.href,
+			authMethod: config.authMethod,
+			scope: config.scope,
+		};
+		const {store} = config;
 		caches.set(
 			this,
 			new TokenCache(async () => (await fetchToken()).token, {
@@ -55,14 +63,16 @@ export class Client {
 				onBackgroundError(error) {
 					log('background token refresh failed; keeping the current token: %s', error instanceof Error ? error.message : 'unknown error');
 				},
+				shared:
+					store === undefined
+						? undefined
+						: {
+								store,
+								slot: storeSlot(this.#description, config.clientSecret, store.encryptionKey),
+								fetchBudgetMs: longestFetchMs(config),
+							},
 			}),
 		);
-		this.#description = {
-			clientId: config.clientId,
-			tokenUrl: config.tokenUrl.href,
-			authMethod: config.authMethod,
-			scope: config.scope,
-		};
 	}
 
 	/**

@@ -1,4 +1,5 @@
 import {VibrantConfigError} from './errors.js';
+import {type TokenStore, checkTokenStore} from './token-store.js';
 
 /** How the client authenticates to the token endpoint (RFC 6749 §2.3.1). */
 export type AuthMethod = 'client_secret_post' | 'client_secret_basic';
@@ -76,6 +77,14 @@ export type ClientOptions = {
 	 * @default 0.8
 	 */
 	readonly refreshAheadRatio?: number | false | undefined;
+
+	/**
+	 * A store shared by the processes of a fleet (such as a {@link RedisTokenStore}), so that they
+	 * share one token: the fleet makes one token request per token lifetime, however many processes
+	 * it has. Each process still keeps its own copy: a request served from it never touches the
+	 * store. Without a store the client keeps its token in the process only.
+	 */
+	readonly store?: TokenStore | undefined;
 };
 
 /**
@@ -93,6 +102,7 @@ export type ResolvedConfig = {
 	readonly timeoutMs: number;
 	readonly retries: number;
 	readonly refreshAheadRatio: number | false;
+	readonly store: TokenStore | undefined;
 };
 
 const defaultTokenUrl = 'https://api.vibrant-wellness.com/v1/oauth2/token';
@@ -113,6 +123,7 @@ const knownOptions = new Set<string>([
 	'timeoutMs',
 	'retries',
 	'refreshAheadRatio',
+	'store',
 ]);
 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -158,6 +169,7 @@ export function resolveConfig(options: ClientOptions = {}, environment: NodeJS.P
 			rule: 'an integer ≥ 0',
 		}),
 		refreshAheadRatio: resolveRefreshAheadRatio(options.refreshAheadRatio),
+		store: options.store === undefined ? undefined : checkTokenStore(options.store),
 	};
 }
 

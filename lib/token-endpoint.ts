@@ -155,6 +155,21 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 }
 
 /**
+ * The longest one fetch can take: every attempt timing out, with the longest backoff between them
+ * (a Retry-After, up to 30 s, can make it longer).
+ *
+ * @internal
+ */
+export function longestFetchMs(config: Pick<ResolvedConfig, 'timeoutMs' | 'retries'>): number {
+	let total = config.timeoutMs * (config.retries + 1);
+	for (let retry = 1; retry <= config.retries; retry++) {
+		total += Math.min(maxBackoffMs, baseBackoffMs * 2 ** (retry - 1));
+	}
+
+	return total;
+}
+
+/**
  * Whether a failed token request attempt is worth another: network errors, timeouts, 5xx and 429
  * (unless its Retry-After is longer than we wait). Never 4xx otherwise, never a cancelled request,
  * never a body that was too large.

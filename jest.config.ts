@@ -5,6 +5,7 @@ const config: Config = {
 	roots: ['<rootDir>/__tests__'],
 	testMatch: ['**/*.test.ts'],
 	setupFiles: ['<rootDir>/__tests__/helpers/clean-environment.ts'],
+	globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
 	transform: {
 		// p-memoize and mimic-function are ESM-only: ts-jest compiles them to CommonJS for Jest.
 		'^.+\\.[tj]s$': [

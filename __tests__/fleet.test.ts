@@ -1,44 +1,396 @@
-import {type FleetWorker, type Outcome, type WorkerSetup, startFleet, stopFleets} from './helpers/fleet.js';
-import {type RedisServer, describeWithRedis, startRedisServer} from './helpers/redis-server.js';
-import {type TokenServer, startTokenServer} from './helpers/token-server.js';
+import {type ApiServer, startApiServer} from './helpers/api-server.js';
+import {type FleetWorker, type Outcome, type WorkerSetup, startFleet, startWorker, stopFleets} from './helpers/fleet.js';
+import {
+	type RedisCluster,
+	type RedisServer,
+	commandStats,
+	describeWithRedis,
+	dumpKeys,
+	startRedisCluster,
+	startRedisServer,
+} from './helpers/redis-server.js';
+import {clientId, secret, secretForms} from './helpers/secrets.js';
+import {type TokenServer, startTokenServer, tokenReply} from './helpers/token-server.js';
 
+// A fleet is separate Node processes (the built package, each with its own Redis client) sharing
+// one real redis-server; the token endpoint counts what the whole fleet asked for.
 jest.setTimeout(60_000);
 
 let redis: RedisServer;
 let tokens: TokenServer;
+let api: ApiServer;
+
+async function everyProcess<T>(fleet: readonly FleetWorker[], command: string, args?: object): Promise<T[]> {
+	return Promise.all(fleet.map(async worker => worker.send<T>(command, args)));
+}
+
+/** The values the outcomes carry, or their error names: what a test expects all callers agree on. */
+function valuesOf(outcomes: readonly Outcome[]): Set<string | number | undefined> {
+	return new Set(outcomes.map(outcome => (outcome.ok ? outcome.value : outcome.name)));
+}
+
+async function expectNoProblems(fleet: readonly FleetWorker[]): Promise<void> {
+	await everyProcess(fleet, 'ping');
+	expect(fleet.flatMap(worker => worker.problems)).toEqual([]);
+}
+
+async function sleep(milliseconds: number): Promise<void> {
+	return new Promise(resolve => {
+		setTimeout(resolve, milliseconds);
+	});
+}
+
+/** Polls Redis until `condition` holds for its keys (the holder writes and unlocks after answering). */
+async function waitForKeys(server: RedisServer, condition: (keys: Awaited<ReturnType<typeof dumpKeys>>) => boolean): Promise<void> {
+	const deadline = Date.now() + 5000;
+	while (!condition(await dumpKeys(server))) {
+		if (Date.now() > deadline) {
+			throw new Error(`waitForKeys: ${JSON.stringify(await dumpKeys(server))}`);
+		}
+
+		await sleep(20);
+	}
+}
+
+const tokenKeys = (keys: Awaited<ReturnType<typeof dumpKeys>>) => keys.filter(entry => !entry.key.endsWith(':lock'));
+const oneEntryNoLock = (keys: Awaited<ReturnType<typeof dumpKeys>>) => keys.length === 1 && !keys[0]!.key.endsWith(':lock');
 
 describeWithRedis('a fleet of processes sharing one Redis', () => {
 	beforeEach(async () => {
-		[redis, tokens] = await Promise.all([startRedisServer(), startTokenServer()]);
+		[redis, tokens, api] = await Promise.all([startRedisServer(), startTokenServer(), startApiServer()]);
 	});
 
 	afterEach(async () => {
 		await stopFleets();
-		await Promise.all([redis.stop(), tokens.close()]);
+		await Promise.all([redis.stop(), tokens.close(), api.close()]);
 	});
 
-	const setup = (kind: 'ioredis' | 'node-redis' = 'ioredis'): WorkerSetup => ({
-		redis: {kind, ports: [redis.port]},
-		client: {clientId: 'fleet-client', clientSecret: 'fleet-secret', tokenUrl: tokens.url},
+	const setup = (changes: {client?: object; store?: object; kind?: 'ioredis' | 'node-redis'} = {}): WorkerSetup => ({
+		redis: {kind: changes.kind ?? 'ioredis', ports: [redis.port]},
+		client: {clientId: 'fleet-client', clientSecret: 'fleet-secret', tokenUrl: tokens.url, ...changes.client},
+		store: changes.store ?? {},
+		apiOrigin: api.origin,
 	});
-
-	async function everyProcess<T>(fleet: FleetWorker[], command: string, args?: Record<string, unknown>): Promise<T[]> {
-		return Promise.all(fleet.map(async worker => worker.send<T>(command, args)));
-	}
 
 	test.each(['ioredis', 'node-redis'] as const)('cold start, 6 processes x 20 callers: one token request in all (%s)', async kind => {
-		const fleet = await startFleet(6, setup(kind));
+		const fleet = await startFleet(6, setup({kind}));
 		const release = tokens.hold();
 		const pending = everyProcess<Outcome[]>(fleet, 'tokens', {count: 20});
-		await new Promise(resolve => {
-			setTimeout(resolve, 300);
-		});
+		await sleep(300);
 		release();
-		const results = (await pending).flat();
-		expect(results).toHaveLength(120);
-		expect(new Set(results.map(result => (result.ok ? result.value : result.message)))).toEqual(new Set(['Bearer token-1']));
+		const outcomes = (await pending).flat();
+		expect(outcomes).toHaveLength(120);
+		expect(valuesOf(outcomes)).toEqual(new Set(['Bearer token-1']));
 		expect(tokens.requests).toHaveLength(1);
-		await everyProcess(fleet, 'ping');
-		expect(fleet.flatMap(worker => worker.problems)).toEqual([]);
+		await expectNoProblems(fleet);
+	});
+
+	test('a process that starts later adopts the token: no token request', async () => {
+		const fleet = await startFleet(3, setup());
+		await everyProcess(fleet, 'tokens', {count: 5});
+		await waitForKeys(redis, oneEntryNoLock);
+		const late = await startWorker(setup());
+		expect(valuesOf(await late.send('tokens', {count: 10}))).toEqual(new Set(['Bearer token-1']));
+		expect(tokens.requests).toHaveLength(1);
+		await expectNoProblems([...fleet, late]);
+	});
+
+	test('clients that differ in scope, client id or token URL never share an entry', async () => {
+		const groups = [
+			setup({client: {scope: 'read'}}),
+			setup({client: {scope: 'write'}}),
+			setup({client: {clientId: 'other-client'}}),
+			setup({client: {tokenUrl: `${tokens.origin}/other/oauth2/token`}}),
+		];
+		const fleet = await Promise.all(groups.map(async group => startFleet(2, group)));
+		const outcomes = await Promise.all(fleet.map(async pair => everyProcess<Outcome[]>(pair, 'tokens', {count: 10})));
+		// One request per distinct configuration, and each pair agrees on its own token.
+		expect(tokens.requests).toHaveLength(4);
+		const perGroup = outcomes.map(pair => valuesOf(pair.flat()));
+		expect(perGroup.every(values => values.size === 1)).toBe(true);
+		expect(new Set(perGroup.map(values => [...values][0]))).toEqual(
+			new Set(['Bearer token-1', 'Bearer token-2', 'Bearer token-3', 'Bearer token-4']),
+		);
+		expect(
+			new Set(tokens.requests.map(request => `${request.path} ${request.form.get('client_id')} ${request.form.get('scope')}`)),
+		).toEqual(
+			new Set([
+				'/v1/oauth2/token fleet-client read',
+				'/v1/oauth2/token fleet-client write',
+				'/v1/oauth2/token other-client null',
+				'/other/oauth2/token fleet-client null',
+			]),
+		);
+		await waitForKeys(redis, keys => tokenKeys(keys).length === 4);
+		await expectNoProblems(fleet.flat());
+	});
+
+	test('Redis holds no form of the secret or the token, and every key has a TTL', async () => {
+		const fleet = await startFleet(2, setup({client: {clientId, clientSecret: secret}, store: {lockTtlMs: 4000}}));
+		// Catch the lock while its holder fetches, then the entry once it is written.
+		const release = tokens.hold();
+		const pending = everyProcess(fleet, 'tokens', {count: 5});
+		await waitForKeys(redis, keys => keys.some(entry => entry.key.endsWith(':lock')));
+		const during = await dumpKeys(redis);
+		release();
+		await pending;
+		await waitForKeys(redis, oneEntryNoLock);
+		const after = await dumpKeys(redis);
+		const lock = during.find(entry => entry.key.endsWith(':lock'))!;
+		expect(lock.pttl).toBeGreaterThan(0);
+		expect(lock.pttl).toBeLessThanOrEqual(4000);
+		expect(after[0]!.pttl).toBeGreaterThan(3_500_000);
+		expect(after[0]!.pttl).toBeLessThanOrEqual(3_600_000);
+		expect(after[0]!.key).toMatch(/^vibrant-oauth2-client:\{[\w-]+\}$/);
+		const token = 'token-1';
+		const forbidden = [
+			...secretForms,
+			clientId,
+			token,
+			Buffer.from(token).toString('base64'),
+			Buffer.from(`Bearer ${token}`).toString('base64'),
+		];
+		for (const entry of [...during, ...after]) {
+			for (const text of [entry.key, entry.value]) {
+				for (const form of forbidden) {
+					expect(text).not.toContain(form);
+				}
+			}
+		}
+
+		await expectNoProblems(fleet);
+	});
+
+	test('a process with another secret misses the entry, without an error', async () => {
+		const [first] = await startFleet(1, setup());
+		await first!.send('tokens', {count: 3});
+		await waitForKeys(redis, oneEntryNoLock);
+		const rotated = await startWorker(setup({client: {clientSecret: 'rotated-secret'}}));
+		expect(valuesOf(await rotated.send('tokens', {count: 3}))).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		await expectNoProblems([first!, rotated]);
+	});
+
+	test('a tampered entry is a miss, and the next token replaces it', async () => {
+		const [first] = await startFleet(1, setup());
+		await first!.send('tokens', {count: 1});
+		await waitForKeys(redis, oneEntryNoLock);
+		const [entry] = await dumpKeys(redis);
+		const middle = Math.floor(entry!.value.length / 2);
+		const flipped = entry!.value[middle] === 'A' ? 'B' : 'A';
+		await redis.admin.call('SET', entry!.key, `${entry!.value.slice(0, middle)}${flipped}${entry!.value.slice(middle + 1)}`, 'KEEPTTL');
+		const second = await startWorker(setup());
+		expect(valuesOf(await second.send('tokens', {count: 5}))).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		// The entry now holds token-2, readable again: a third process adopts it.
+		await waitForKeys(redis, keys => oneEntryNoLock(keys) && keys[0]!.value !== entry!.value);
+		const third = await startWorker(setup());
+		expect(valuesOf(await third.send('tokens', {count: 5}))).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		await expectNoProblems([first!, second, third]);
+	});
+
+	test('a token revoked under load on 6 processes: one token request in all, no failure', async () => {
+		const fleet = await startFleet(6, setup());
+		await everyProcess(fleet, 'requests', {count: 1});
+		expect(tokens.requests).toHaveLength(1);
+		api.revoke('Bearer token-1');
+		const callsBefore = api.calls.length;
+		const outcomes = (await everyProcess<Outcome[]>(fleet, 'requests', {count: 25})).flat();
+		expect(outcomes).toHaveLength(150);
+		expect(valuesOf(outcomes)).toEqual(new Set([200]));
+		expect(tokens.requests).toHaveLength(2);
+		const calls = api.calls.slice(callsBefore);
+		expect(calls.filter(call => call.headers.authorization === 'Bearer token-2')).toHaveLength(150);
+		expect(calls.filter(call => call.headers.authorization === 'Bearer token-1')).toHaveLength(150);
+		await expectNoProblems(fleet);
+	});
+
+	test('clearCache() fetches from the endpoint, not the store, and the new token replaces the entry', async () => {
+		const fleet = await startFleet(3, setup());
+		await everyProcess(fleet, 'tokens', {count: 2});
+		await waitForKeys(redis, oneEntryNoLock);
+		const [before] = await dumpKeys(redis);
+		await fleet[0]!.send('clear');
+		expect(valuesOf(await fleet[0]!.send('tokens', {count: 5}))).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		await waitForKeys(redis, keys => oneEntryNoLock(keys) && keys[0]!.value !== before!.value);
+		// The others keep serving their own copy (no store command on the hot path)…
+		expect(valuesOf(await fleet[1]!.send('tokens', {count: 2}))).toEqual(new Set(['Bearer token-1']));
+		// …and a process that needs a token now adopts the new one.
+		const late = await startWorker(setup());
+		expect(valuesOf(await late.send('tokens', {count: 2}))).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		await expectNoProblems([...fleet, late]);
+	});
+
+	test('a request served from the process copy sends no command to Redis', async () => {
+		const fleet = await startFleet(3, setup());
+		await everyProcess(fleet, 'requests', {count: 2});
+		await waitForKeys(redis, oneEntryNoLock);
+		await redis.admin.call('CONFIG', 'RESETSTAT');
+		await everyProcess(fleet, 'tokens', {count: 200});
+		await everyProcess(fleet, 'requests', {count: 50});
+		const stats = await commandStats(redis);
+		// Only the test's own admin commands.
+		expect(Object.keys(stats).filter(command => !['info', 'config|resetstat'].includes(command))).toEqual([]);
+		expect(tokens.requests).toHaveLength(1);
+		await expectNoProblems(fleet);
+	});
+
+	test('refresh ahead across processes: one token request per cycle for the fleet, and no caller waits', async () => {
+		tokens.reply((_request, index) => ({body: {access_token: `token-${index + 1}`, expires_in: 2}}));
+		const fleet = await startFleet(4, setup({client: {expiryBufferSeconds: 0, refreshAheadRatio: 0.5}}));
+		await everyProcess(fleet, 'tokens', {count: 1});
+		// Tokens live 2 s and are refreshed after 1 s: about 4 refresh cycles in 4.2 s.
+		const runs = await everyProcess<{tokens: string[]; slowestMs: number; failures: number; calls: number}>(fleet, 'steady', {
+			durationMs: 4200,
+			intervalMs: 20,
+		});
+		expect(runs.map(run => run.failures)).toEqual([0, 0, 0, 0]);
+		// One process alone makes 1 + 4 requests here; without the store the fleet would make about 4 x 4 + 1.
+		expect(tokens.requests.length).toBeGreaterThanOrEqual(4);
+		expect(tokens.requests.length).toBeLessThanOrEqual(6);
+		for (const run of runs) {
+			expect(run.slowestMs).toBeLessThan(100);
+		}
+
+		await expectNoProblems(fleet);
+	});
+
+	test('the lock holder killed with SIGKILL mid-fetch delays the others by lockTtlMs at most', async () => {
+		const lockTtlMs = 1000;
+		tokens.reply('hang', tokenReply);
+		const fleet = await startFleet(3, setup({store: {lockTtlMs}}));
+		const [holder, ...others] = fleet;
+		void holder!.send('tokens', {count: 5}).catch(() => {});
+		await waitForKeys(redis, keys => keys.some(entry => entry.key.endsWith(':lock')));
+		while (tokens.requests.length === 0) {
+			await sleep(5);
+		}
+
+		const started = Date.now();
+		const pending = everyProcess<Outcome[]>(others, 'tokens', {count: 10});
+		await sleep(100);
+		holder!.child.kill('SIGKILL');
+		const outcomes = (await pending).flat();
+		const elapsed = Date.now() - started;
+		expect(valuesOf(outcomes)).toEqual(new Set(['Bearer token-2']));
+		expect(tokens.requests).toHaveLength(2);
+		expect(elapsed).toBeLessThan(lockTtlMs + 1500);
+		await expectNoProblems(others);
+	});
+
+	test('a failing endpoint: no process adopts a failure, none hangs, and sharing resumes with the endpoint', async () => {
+		tokens.reply({status: 500, body: {error: 'server_error'}});
+		const fleet = await startFleet(4, setup({client: {retries: 0}}));
+		const started = Date.now();
+		const outcomes = (await everyProcess<Outcome[]>(fleet, 'tokens', {count: 5})).flat();
+		expect(outcomes).toHaveLength(20);
+		expect(outcomes.every(outcome => !outcome.ok && outcome.name === 'VibrantTokenError' && outcome.status === 500)).toBe(true);
+		// Each process made its own attempt: a failure is not handed to the waiting processes.
+		expect(tokens.requests).toHaveLength(4);
+		expect(Date.now() - started).toBeLessThan(5000);
+		tokens.reply(tokenReply);
+		expect(valuesOf((await everyProcess<Outcome[]>(fleet, 'tokens', {count: 5})).flat())).toEqual(new Set(['Bearer token-1']));
+		expect(tokens.requests).toHaveLength(5);
+		await expectNoProblems(fleet);
+	});
+
+	test('Redis refused from the start: each process fetches for itself, promptly, without an error', async () => {
+		const down = {ports: [await closedPort()]};
+		const fleet = await Promise.all([
+			...Array.from({length: 3}, async () => startWorker({...setup(), redis: {kind: 'ioredis', ...down}})),
+			startWorker({...setup(), redis: {kind: 'node-redis', awaitConnect: false, ...down}}),
+		]);
+		const started = Date.now();
+		const outcomes = await everyProcess<Outcome[]>(fleet, 'tokens', {count: 10});
+		expect(Date.now() - started).toBeLessThan(3000);
+		for (const own of outcomes) {
+			expect(own.every(outcome => outcome.ok)).toBe(true);
+			expect(valuesOf(own).size).toBe(1);
+		}
+
+		expect(tokens.requests).toHaveLength(4);
+		await expectNoProblems(fleet);
+	});
+
+	test('Redis stopped (SIGSTOP) while tokens are needed: each process fetches for itself; after SIGCONT sharing resumes', async () => {
+		const fleet = await startFleet(3, setup({store: {commandTimeoutMs: 300}}));
+		redis.pause();
+		try {
+			const started = Date.now();
+			const outcomes = (await everyProcess<Outcome[]>(fleet, 'requests', {count: 10})).flat();
+			expect(valuesOf(outcomes)).toEqual(new Set([200]));
+			expect(tokens.requests).toHaveLength(3);
+			expect(Date.now() - started).toBeLessThan(3000);
+		} finally {
+			redis.resume();
+		}
+
+		// Past the back-off (1 s after the first failure), a revocation of every token is one request.
+		await sleep(1500);
+		for (const index of [1, 2, 3]) {
+			api.revoke(`Bearer token-${index}`);
+		}
+
+		const outcomes = (await everyProcess<Outcome[]>(fleet, 'requests', {count: 10})).flat();
+		expect(valuesOf(outcomes)).toEqual(new Set([200]));
+		expect(tokens.requests).toHaveLength(4);
+		await expectNoProblems(fleet);
 	});
 });
+
+describeWithRedis('a fleet on a Redis Cluster of three masters', () => {
+	let cluster: RedisCluster;
+
+	beforeAll(async () => {
+		cluster = await startRedisCluster();
+	}, 60_000);
+
+	afterAll(async () => {
+		await cluster.stop();
+	});
+
+	beforeEach(async () => {
+		[tokens, api] = await Promise.all([startTokenServer(), startApiServer()]);
+	});
+
+	afterEach(async () => {
+		await stopFleets();
+		await Promise.all([tokens.close(), api.close()]);
+	});
+
+	test.each(['ioredis-cluster', 'node-redis-cluster'] as const)(
+		'6 processes x 20 callers: one token request, and a revocation is one more (%s)',
+		async kind => {
+			const fleet = await startFleet(6, {
+				redis: {kind, ports: cluster.nodes.map(node => node.port)},
+				client: {clientId: `cluster-${kind}`, clientSecret: 'cluster-secret', tokenUrl: tokens.url},
+				apiOrigin: api.origin,
+			});
+			const outcomes = (await everyProcess<Outcome[]>(fleet, 'requests', {count: 20})).flat();
+			expect(valuesOf(outcomes)).toEqual(new Set([200]));
+			expect(tokens.requests).toHaveLength(1);
+			api.revoke('Bearer token-1');
+			const again = (await everyProcess<Outcome[]>(fleet, 'requests', {count: 20})).flat();
+			expect(valuesOf(again)).toEqual(new Set([200]));
+			expect(tokens.requests).toHaveLength(2);
+			await expectNoProblems(fleet);
+		},
+	);
+});
+
+/** A loopback port where nothing listens. */
+async function closedPort(): Promise<number> {
+	const {createServer} = await import('node:net');
+	return new Promise(resolve => {
+		const server = createServer();
+		server.listen(0, '127.0.0.1', () => {
+			const {port} = server.address() as {port: number};
+			server.close(() => {
+				resolve(port);
+			});
+		});
+	});
+}

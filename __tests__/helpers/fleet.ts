@@ -5,14 +5,16 @@ import path from 'node:path';
 export type RedisConnection = {
 	readonly kind: 'ioredis' | 'node-redis' | 'ioredis-cluster' | 'node-redis-cluster';
 	readonly ports: readonly number[];
+	/** false: do not wait for node-redis's connect() (Redis is down from the start). */
+	readonly awaitConnect?: boolean;
 };
 
 export type WorkerSetup = {
 	readonly redis: RedisConnection;
 	/** Client options (plain JSON); the worker adds the store. */
-	readonly client: Record<string, unknown>;
+	readonly client: object;
 	/** RedisTokenStore options; `encryptionKeyHex` becomes `encryptionKey`. */
-	readonly store?: Record<string, unknown>;
+	readonly store?: object;
 	/** attachVibrantAuth on an axios instance with baseURL `${apiOrigin}/v1`. */
 	readonly apiOrigin?: string;
 };

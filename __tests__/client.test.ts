@@ -86,6 +86,22 @@ describe('Client.getToken', () => {
 		await delay(500);
 		expect(await subject.getToken()).toBe('Bearer t2');
 	});
+
+	// A one-hour expires_in shows which of the two fields the client used.
+	test.each([
+		['epoch seconds', (expiresAt: number) => expiresAt / 1000],
+		['epoch milliseconds', (expiresAt: number) => expiresAt],
+	])('expires_at in %s: the token is reused until then and refetched after', async (_form, toWire) => {
+		const expiresAt = Date.now() + 1500;
+		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: toWire(expiresAt)}}));
+		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		expect(await subject.getToken()).toBe('Bearer t1');
+		expect(await subject.getToken()).toBe('Bearer t1');
+		expect(server.requests).toHaveLength(1);
+		await delay(expiresAt - Date.now() + 50);
+		expect(await subject.getToken()).toBe('Bearer t2');
+		expect(server.requests).toHaveLength(2);
+	});
 });
 
 describe('Client.clearCache', () => {

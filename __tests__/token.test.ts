@@ -78,6 +78,14 @@ describe('toCachedToken', () => {
 		['expires_at 0 falls back', {expires_at: 0, expires_in: 10}, receivedAt + 10_000],
 		['an expires_at in the past falls back', {expires_at: 1_600_000_000, expires_in: 10}, receivedAt + 10_000],
 		['an expires_at at receipt falls back to 5 minutes', {expires_at: receivedAt / 1000}, receivedAt + 300_000],
+		['expires_at in epoch milliseconds wins', {expires_at: 1_700_000_100_000, expires_in: 3600}, 1_700_000_100_000],
+		['expires_at in epoch milliseconds as a string', {expires_at: '1700000100000'}, 1_700_000_100_000],
+		['an expires_at in milliseconds in the past falls back', {expires_at: receivedAt - 1, expires_in: 10}, receivedAt + 10_000],
+		['an expires_at in milliseconds at receipt falls back to 5 minutes', {expires_at: receivedAt}, receivedAt + 300_000],
+		['an expires_at in milliseconds 1 ms after receipt', {expires_at: receivedAt + 1, expires_in: 10}, receivedAt + 1],
+		['an expires_at just under 10^11 is seconds', {expires_at: 99_999_999_999, expires_in: 10}, 99_999_999_999_000],
+		['an expires_at of 10^11 is milliseconds (1973: falls back)', {expires_at: 100_000_000_000, expires_in: 10}, receivedAt + 10_000],
+		['an expires_at of 10^11 as a string is milliseconds too', {expires_at: '100000000000', expires_in: 10}, receivedAt + 10_000],
 	])('%s', (_name, fields, expiresAt) => {
 		const token = toCachedToken({access_token: 'abc', ...fields}, receivedAt);
 		expect(token.expiresAt).toBe(expiresAt);

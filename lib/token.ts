@@ -10,7 +10,10 @@ export type TokenResponse = {
 	readonly token_type?: string | null;
 	/** Lifetime in seconds; may arrive as a numeric string. */
 	readonly expires_in?: number | string | null;
-	/** Absolute expiry in epoch seconds; when present it wins over `expires_in`. */
+	/**
+	 * Absolute expiry in epoch seconds, or in epoch milliseconds when it is 10^11 or more (some
+	 * servers send that); when valid (after the time of receipt) it wins over `expires_in`.
+	 */
 	readonly expires_at?: number | string | null;
 	/** The scopes granted, space-separated. */
 	readonly scope?: string | null;
@@ -21,6 +24,13 @@ export type TokenResponse = {
 
 /** How long a token is kept when the server sends neither `expires_in` nor `expires_at`. */
 const defaultLifetimeSeconds = 300;
+
+/**
+ * An `expires_at` at or above this is epoch milliseconds, not seconds. As seconds it would be the
+ * year 5138; as milliseconds it is March 1973. Read as seconds, a millisecond value from a server
+ * would keep a one-hour token for millennia.
+ */
+const epochMillisecondsFrom = 1e11;
 
 /**
  * A token held by the cache.
@@ -142,9 +152,9 @@ function toTokenType(value: unknown): string {
 function toExpiresAt(fields: Record<string, unknown>, receivedAt: number): number {
 	// An expires_at at or before receipt (a server bug, or clocks apart by more than the token's
 	// lifetime) would turn caching off: it is not valid, and expires_in decides.
-	const expiresAt = toNumber(fields['expires_at']);
-	if (expiresAt !== undefined && expiresAt * 1000 > receivedAt) {
-		return expiresAt * 1000;
+	const expiresAt = toEpochMilliseconds(toNumber(fields['expires_at']));
+	if (expiresAt !== undefined && expiresAt > receivedAt) {
+		return expiresAt;
 	}
 
 	const expiresIn = fields['expires_in'];
@@ -158,6 +168,14 @@ function toExpiresAt(fields: Record<string, unknown>, receivedAt: number): numbe
 	}
 
 	return receivedAt + seconds * 1000;
+}
+
+function toEpochMilliseconds(expiresAt: number | undefined): number | undefined {
+	if (expiresAt === undefined) {
+		return undefined;
+	}
+
+	return expiresAt >= epochMillisecondsFrom ? expiresAt : expiresAt * 1000;
 }
 
 // A finite, non-negative number, or a string of one; anything else is undefined.

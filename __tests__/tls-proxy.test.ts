@@ -212,19 +212,20 @@ describe('through a CONNECT proxy (HTTPS_PROXY)', () => {
 	});
 
 	test.each([
-		['NO_PROXY=localhost', 0, {NO_PROXY: 'localhost'}],
-		['no_proxy=localhost:<port>', 0, {no_proxy: 'localhost:PORT'}],
-		['NO_PROXY=*', 0, {NO_PROXY: '*'}],
+		['NO_PROXY=localhost', 0, {NO_PROXY: 'localhost'}, 'localhost'],
+		['no_proxy=localhost:<port>', 0, {no_proxy: 'localhost:PORT'}, 'localhost'],
+		['NO_PROXY=*', 0, {NO_PROXY: '*'}, 'localhost'],
 		// axios treats the loopback names as one: an entry for one of them matches the others.
-		['NO_PROXY=127.0.0.1 (token host localhost)', 0, {NO_PROXY: '127.0.0.1'}],
-		['NO_PROXY naming other hosts', 1, {NO_PROXY: 'other.example,.internal.example'}],
-		['NO_PROXY=localhost:<another port>', 1, {NO_PROXY: 'localhost:1'}],
-	])('%s: %d tunnels', async (_name, tunnels, noProxy) => {
+		['NO_PROXY=127.0.0.1, token host localhost', 0, {NO_PROXY: '127.0.0.1'}, 'localhost'],
+		['NO_PROXY=localhost, token host 127.0.0.1', 0, {NO_PROXY: 'localhost'}, '127.0.0.1'],
+		['NO_PROXY naming other hosts', 1, {NO_PROXY: 'other.example,.internal.example'}, 'localhost'],
+		['NO_PROXY=localhost:<another port>', 1, {NO_PROXY: 'localhost:1'}, 'localhost'],
+	] as const)('%s: %d tunnels', async (_name, tunnels, noProxy, host) => {
 		const environment = Object.fromEntries(
 			Object.entries(noProxy).map(([name, value]) => [name, value.replace('PORT', String(server.port))]),
 		);
 		const {result, connects, requests} = await counting(async () =>
-			trusted({HTTPS_PROXY: proxy.url, ...environment}).getToken(options(server.url())),
+			trusted({HTTPS_PROXY: proxy.url, ...environment}).getToken(options(server.url(host))),
 		);
 		expect(result.ok).toBe(true);
 		expect(connects).toHaveLength(tunnels);

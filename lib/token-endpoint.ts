@@ -4,6 +4,7 @@ import type {ResolvedConfig} from './config.js';
 import {VibrantTokenError, excerpt} from './errors.js';
 import {log} from './log.js';
 import {type CachedToken, InvalidTokenResponse, type TokenResponse, toCachedToken} from './token.js';
+import {toTlsOrProxyError} from './token-errors.js';
 
 /** Reads at most this much of a token response (golang/oauth2 uses the same cap). */
 const maxResponseBytes = 1024 * 1024;
@@ -332,6 +333,11 @@ function toTokenError(error: unknown, endpoint: string, redact: (text: string) =
 
 	const attempts = 1 + ((error.config?.['axios-retry'] as {retryCount?: number} | undefined)?.retryCount ?? 0);
 	const tries = attempts === 1 ? '' : ` after ${attempts} attempts`;
+	const onTheWay = toTlsOrProxyError(error, endpoint, tries, redact);
+	if (onTheWay !== undefined) {
+		return onTheWay;
+	}
+
 	const {response} = error;
 	if (response === undefined) {
 		// A sanitised cause: the system error's code and message, never the AxiosError with its config.

@@ -1,0 +1,170 @@
+import type {AxiosError} from 'axios';
+import {VibrantTokenError, excerpt} from './errors.js';
+
+/** OpenSSL's certificate verification results (X509_V_ERR_…), as Node names them in `error.code`. */
+const certificateErrorCodes = new Set([
+	'UNABLE_TO_GET_ISSUER_CERT',
+	'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+	'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+	'DEPTH_ZERO_SELF_SIGNED_CERT',
+	'SELF_SIGNED_CERT_IN_CHAIN',
+	'CERT_UNTRUSTED',
+	'CERT_REJECTED',
+	'CERT_HAS_EXPIRED',
+	'CERT_NOT_YET_VALID',
+	'CERT_REVOKED',
+	'CERT_SIGNATURE_FAILURE',
+	'CERT_CHAIN_TOO_LONG',
+	'INVALID_CA',
+	'INVALID_PURPOSE',
+	'PATH_LENGTH_EXCEEDED',
+	'HOSTNAME_MISMATCH',
+	'UNABLE_TO_GET_CRL',
+	'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+	'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+	'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+	'CRL_SIGNATURE_FAILURE',
+	'CRL_NOT_YET_VALID',
+	'CRL_HAS_EXPIRED',
+	'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+	'ERROR_IN_CERT_NOT_AFTER_FIELD',
+	'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+	'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+]);
+
+/** Node's own check that the certificate names the host (tls.checkServerIdentity). */
+const hostNameMismatchCode = 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+/**
+ * Translates the failures that are about the way to the token endpoint rather than the endpoint
+ * itself: a TLS certificate that could not be verified, and a proxy that did not open the tunnel.
+ * Returns `undefined` for any other failure. A certificate failure is never retried (`isRetryable`
+ * does not list its codes: it will not get better); a proxy's answer, reset, refusal or timeout is
+ * retried exactly when the same status or code from the token endpoint would be.
+ *
+ * @param error - the token request's failure, after its retries.
+ * @param endpoint - the token URL without query or credentials, as messages show it.
+ * @param tries - `''`, or ` after N attempts`.
+ * @param redact - removes the client secret from text before it is quoted.
+ * @internal
+ */
+export function toTlsOrProxyError(
+	error: AxiosError,
+	endpoint: string,
+	tries: string,
+	redact: (text: string) => string,
+): VibrantTokenError | undefined {
+	const {code, response} = error;
+	const detail = `${code ?? ''}: ${excerpt(redact(error.message))}`;
+	const cause = sanitisedCause(error, redact);
+	const tokenUrl = new URL(endpoint);
+	if (code === hostNameMismatchCode) {
+		return new VibrantTokenError(
+			`The certificate of the token endpoint ${endpoint} could not be verified: it is not valid for the host name ${tokenUrl.hostname} (${detail}). Set tokenUrl / VIBRANT_TOKEN_URL to a host name the certificate names; trusting a private CA with NODE_EXTRA_CA_CERTS does not change the names a certificate is valid for.`,
+			{cause},
+		);
+	}
+
+	if (code !== undefined && certificateErrorCodes.has(code)) {
+		return new VibrantTokenError(
+			`The certificate of the token endpoint ${endpoint} could not be verified (${detail}). If it is issued by a private CA, or a TLS-inspecting proxy replaces it with its own, trust that CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (read when Node starts); do not turn verification off.`,
+			{cause},
+		);
+	}
+
+	if (tokenUrl.protocol !== 'https:') {
+		return undefined;
+	}
+
+	const request: unknown = response === undefined ? error.request : response.request;
+	const proxy = proxyOrigin(request);
+	const socket = socketOf(request);
+	if (response !== undefined) {
+		// An https: request answered in clear text: the proxy's answer to CONNECT (the tunnel never
+		// opened), which the tunnelling agent hands on as if it were the response. Not the token
+		// endpoint's status, so `status` stays unset (a proxy's 403 is not bad credentials).
+		if (socket === undefined || socket.encrypted === true) {
+			return undefined;
+		}
+
+		const answer = `${response.status}${response.statusText === '' ? '' : ` ${excerpt(redact(response.statusText))}`}`;
+		const host = tokenUrl.hostname;
+		let hint: string;
+		if (response.status === 407) {
+			hint = hasProxyCredentials(request)
+				? 'the proxy did not accept the credentials in HTTPS_PROXY (percent-escapes in them are sent as written, not decoded)'
+				: 'the proxy wants credentials: put them in HTTPS_PROXY (http://user:password@host:port), or list the token host in NO_PROXY if it is to be reached directly';
+		} else if (response.status >= 500) {
+			hint = `the proxy could not reach ${host}; check that ${host} is reachable from the proxy, and HTTPS_PROXY and NO_PROXY`;
+		} else {
+			hint = `check HTTPS_PROXY and NO_PROXY, and that the proxy allows ${host}`;
+		}
+
+		return new VibrantTokenError(
+			`The proxy${proxy === undefined ? '' : ` ${proxy}`} refused the tunnel to the token endpoint ${tokenUrl.origin}: it answered ${answer}${tries}; ${hint}.`,
+			{cause: new Error(`CONNECT answered ${answer}`)},
+		);
+	}
+
+	// A request that never got a socket failed while the proxy was to open the tunnel.
+	if (proxy === undefined || socket !== undefined) {
+		return undefined;
+	}
+
+	if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+		return new VibrantTokenError(
+			`Token request to ${endpoint} timed out${tries} waiting for the proxy ${proxy}: it did not answer the tunnel request (CONNECT) or closed the connection without an answer; check HTTPS_PROXY and NO_PROXY.`,
+			{cause},
+		);
+	}
+
+	return new VibrantTokenError(
+		`Could not reach the token endpoint ${endpoint} through the proxy ${proxy}${tries} (${code ?? 'network error'}); check HTTPS_PROXY and NO_PROXY.`,
+		{cause},
+	);
+}
+
+/** Whether the tunnelling agent had credentials for the proxy (never what they are). */
+function hasProxyCredentials(request: unknown): boolean {
+	const proxy = propertyOf(propertyOf(request, 'agent'), 'proxy');
+	return [propertyOf(proxy, 'auth'), propertyOf(proxy, 'username')].some(value => typeof value === 'string' && value !== '');
+}
+
+/** A plain Error with the failure's code and redacted message: never the AxiosError with its config. */
+function sanitisedCause(error: AxiosError, redact: (text: string) => string): Error {
+	const cause = new Error(redact(error.message));
+	if (error.code !== undefined) {
+		Object.assign(cause, {code: error.code});
+	}
+
+	return cause;
+}
+
+/**
+ * The proxy an https: request was tunnelled through, as `scheme://host:port` (never its
+ * credentials): axios's tunnelling agent (https-proxy-agent) keeps the proxy's address in `proxy`.
+ */
+function proxyOrigin(request: unknown): string | undefined {
+	const agent = propertyOf(request, 'agent');
+	const proxy = propertyOf(agent, 'proxy');
+	const hostname = propertyOf(proxy, 'hostname') ?? propertyOf(proxy, 'host');
+	const port = propertyOf(proxy, 'port');
+	if (typeof hostname !== 'string' || hostname === '') {
+		return undefined;
+	}
+
+	const protocol = propertyOf(proxy, 'protocol');
+	const scheme = protocol === 'https:' || protocol === 'https' ? 'https' : 'http';
+	const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+	return `${scheme}://${host}${(typeof port === 'number' || typeof port === 'string') && port !== '' ? `:${port}` : ''}`;
+}
+
+/** The request's socket, if it was ever given one. */
+function socketOf(request: unknown): {encrypted?: unknown} | undefined {
+	const socket = propertyOf(request, 'socket');
+	return typeof socket === 'object' && socket !== null ? socket : undefined;
+}
+
+function propertyOf(value: unknown, key: string): unknown {
+	return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}

@@ -57,7 +57,10 @@ async function getToken(tokenUrl = server.url): Promise<Outcome> {
 	return ask({options: {clientId, clientSecret: secret, tokenUrl, retries: 2, timeoutMs: 300}});
 }
 
-const token = {body: {access_token: 'ok', token_type: 'bearer', expires_in: 3600}};
+// Distinct values, so that a scan for them means something.
+const accessToken = 'matrix-token-7f3a9c';
+const truncatedToken = 'matrix-token-trunc-51e';
+const token = {body: {access_token: accessToken, token_type: 'bearer', expires_in: 3600}};
 const html = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>';
 
 type Case = {
@@ -70,29 +73,34 @@ type Case = {
 
 const cases: Record<string, Case> = {
 	'a reset socket, every time': {replies: ['reset'], requests: 3, maxMs: 4000, expected: {ok: false, causeCode: 'ECONNRESET'}},
-	'a reset socket, then a token': {replies: ['reset', token], requests: 2, maxMs: 3000, expected: {ok: true, token: 'Bearer ok'}},
+	'a reset socket, then a token': {
+		replies: ['reset', token],
+		requests: 2,
+		maxMs: 3000,
+		expected: {ok: true, token: `Bearer ${accessToken}`},
+	},
 	'a hang beyond timeoutMs': {replies: ['hang'], requests: 3, minMs: 900, maxMs: 5000, expected: {ok: false, causeCode: 'ETIMEDOUT'}},
 	'500, beyond the retry budget': {replies: [{status: 500}], requests: 3, maxMs: 4000, expected: {ok: false, status: 500}},
-	'502, then a token': {replies: [{status: 502}, token], requests: 2, maxMs: 3000, expected: {ok: true, token: 'Bearer ok'}},
+	'502, then a token': {replies: [{status: 502}, token], requests: 2, maxMs: 3000, expected: {ok: true, token: `Bearer ${accessToken}`}},
 	'503 twice, then a token': {
 		replies: [{status: 503}, {status: 503}, token],
 		requests: 3,
 		maxMs: 4000,
-		expected: {ok: true, token: 'Bearer ok'},
+		expected: {ok: true, token: `Bearer ${accessToken}`},
 	},
 	'429 with Retry-After: 1': {
 		replies: [{status: 429, headers: {'Retry-After': '1'}}, token],
 		requests: 2,
 		minMs: 950,
 		maxMs: 4000,
-		expected: {ok: true, token: 'Bearer ok'},
+		expected: {ok: true, token: `Bearer ${accessToken}`},
 	},
 	'503 with Retry-After as an HTTP-date': {
 		replies: () => [{status: 503, headers: {'Retry-After': new Date(Date.now() + 2000).toUTCString()}}, token],
 		requests: 2,
 		minMs: 900,
 		maxMs: 4000,
-		expected: {ok: true, token: 'Bearer ok'},
+		expected: {ok: true, token: `Bearer ${accessToken}`},
 	},
 	'429 with a Retry-After over 30 s': {
 		replies: [{status: 429, headers: {'Retry-After': '3600'}}],
@@ -103,7 +111,12 @@ const cases: Record<string, Case> = {
 	'an HTML error page': {replies: [{status: 502, body: html}], requests: 3, maxMs: 4000, expected: {ok: false, status: 502}},
 	'an HTML page with 200': {replies: [{body: html}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
 	'an empty body': {replies: [{body: ''}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
-	'truncated JSON': {replies: [{body: '{"access_token":"abc","expi'}], requests: 1, maxMs: 1000, expected: {ok: false, status: 200}},
+	'truncated JSON': {
+		replies: [{body: `{"access_token":"${truncatedToken}","expi`}],
+		requests: 1,
+		maxMs: 1000,
+		expected: {ok: false, status: 200},
+	},
 	'a 200 without access_token': {
 		replies: [{body: {token_type: 'bearer', expires_in: 3600}}],
 		requests: 1,
@@ -155,7 +168,7 @@ describe('the token endpoint fault matrix', () => {
 			expect(outcome.status).toBe(expected.status);
 			expect(outcome.message).toMatch(messages[name]!);
 			for (const text of outcome.renderings!) {
-				for (const form of secretForms) {
+				for (const form of [...secretForms, truncatedToken]) {
 					expect(text).not.toContain(form);
 				}
 			}
@@ -165,10 +178,31 @@ describe('the token endpoint fault matrix', () => {
 	test('across the matrix: no unhandled rejection, debug output written, no secret in it', async () => {
 		const {unhandled} = (await ask({kind: 'unhandled'})) as unknown as {unhandled: string[]};
 		expect(unhandled).toEqual([]);
+		for (const form of [...secretForms, accessToken, truncatedToken]) {
+			expect(stderr).not.toContain(form);
+		}
 		expect(stderr).toContain('requesting a token from');
 		expect(stderr).toContain('retrying');
-		for (const form of secretForms) {
-			expect(stderr).not.toContain(form);
+	});
+
+	test('across the matrix: one trace per token request on vibrant-oauth2-client:token, with no secret and no token in any message', async () => {
+		const {messages} = (await ask({kind: 'unhandled'})) as unknown as {
+			messages: Array<{channel: string; reason?: string; texts: string[]}>;
+		};
+		const count = (channel: string) => messages.filter(message => message.channel === channel).length;
+		// One getToken() per case, plus the refused connection; each a trace from start to asyncEnd.
+		const traces = Object.keys(cases).length + 1;
+		expect(count('token:start')).toBe(traces);
+		expect(count('token:asyncEnd')).toBe(traces);
+		expect(count('token:error')).toBe(Object.values(cases).filter(({expected}) => !expected.ok).length + 1);
+		expect(new Set(messages.map(message => message.reason))).toEqual(new Set(['miss']));
+		const texts = messages.flatMap(message => message.texts);
+		expect(texts.join('\n')).toContain('VibrantTokenError');
+		expect(texts.join('\n')).toContain("tokenType: 'Bearer'");
+		for (const text of texts) {
+			for (const form of [...secretForms, accessToken, truncatedToken]) {
+				expect(text).not.toContain(form);
+			}
 		}
 	});
 });

@@ -184,7 +184,8 @@ describe('untrusted answers', () => {
 		[
 			'truncated JSON',
 			'{"access_token": "abc", "expires',
-			'Token endpoint answered 200 but the body is not valid JSON (body: "{"access_token": "abc", "expires"): it is not a usable OAuth2 token response.',
+			// A token in a body that is not a usable answer is not quoted either.
+			'Token endpoint answered 200 but the body is not valid JSON (body: "{"access_token": "[redacted]", "expires"): it is not a usable OAuth2 token response.',
 		],
 		[
 			'JSON that is not an object',

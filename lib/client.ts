@@ -1,5 +1,6 @@
 import {inspect} from 'node:util';
 import {type ClientOptions, resolveConfig} from './config.js';
+import {traceTokenRequest} from './diagnostics.js';
 import {log} from './log.js';
 import {createTokenFetcher, longestFetchMs} from './token-endpoint.js';
 import {TokenCache} from './token-cache.js';
@@ -55,9 +56,11 @@ export class Client {
 			scope: config.scope,
 		};
 		const {store} = config;
+		// The channels name the endpoint without its query (it may carry something private).
+		const identity = {tokenUrl: `${config.tokenUrl.origin}${config.tokenUrl.pathname}`, clientId: config.clientId, scope: config.scope};
 		caches.set(
 			this,
-			new TokenCache(async () => (await fetchToken()).token, {
+			new TokenCache(async reason => traceTokenRequest(identity, reason, async () => (await fetchToken()).token), {
 				expiryBufferSeconds: config.expiryBufferSeconds,
 				refreshAheadRatio: config.refreshAheadRatio,
 				onBackgroundError(error) {
@@ -70,6 +73,7 @@ export class Client {
 								store,
 								slot: storeSlot(this.#description, config.clientSecret, store.encryptionKey),
 								fetchBudgetMs: longestFetchMs(config),
+								identity,
 							},
 			}),
 		);

@@ -8,3 +8,4 @@ export type {TokenStore} from './token-store.js';
 export type {TokenResponse} from './token.js';
 export {attachVibrantAuth, detachVibrantAuth} from './axios.js';
 export type {AttachOptions} from './axios.js';
+export type {StoreEventMessage, TokenRequestReason, TokenRequestTrace, UnauthorizedMessage} from './diagnostics.js';

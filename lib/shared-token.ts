@@ -1,15 +1,11 @@
 import {randomUUID} from 'node:crypto';
+import {type Identity, type TokenRequestReason, isStoreObserved, publishStoreEvent} from './diagnostics.js';
 import {log} from './log.js';
 import type {CachedToken} from './token.js';
 import {type StoreSlot, type TokenStore, defaultCommandTimeoutMs, defaultLockTtlMs, openToken, sealToken} from './token-store.js';
 
-/**
- * Why a token is needed: no usable token (`miss`), refresh ahead (`refresh`), after a 401
- * (`invalidated`), after `clearCache()` (`cleared`).
- *
- * @internal
- */
-export type Reason = 'miss' | 'refresh' | 'invalidated' | 'cleared';
+/** @internal */
+export type Reason = TokenRequestReason;
 
 /**
  * A token and, when it was shared through the store, the exact value stored for it (what a
@@ -62,7 +58,8 @@ export type SharedTokenOptions = {
 	/** The longest one fetch of this client can take, its timeouts and retries included. */
 	readonly fetchBudgetMs: number;
 	readonly now?: () => number;
-	readonly onEvent?: ((event: StoreEvent) => void) | undefined;
+	/** Who this client is, for the store channel's messages. */
+	readonly identity: Identity;
 };
 
 /** While waiting for another process's token: poll this often at first (a fetch takes a few hundred ms)… */
@@ -94,7 +91,7 @@ export class SharedToken {
 	readonly #commandTimeoutMs: number;
 	readonly #lockTtlMs: number;
 	readonly #now: () => number;
-	readonly #onEvent: (event: StoreEvent) => void;
+	readonly #identity: Identity;
 	#consecutiveFailures = 0;
 	#resumeAt = 0;
 
@@ -108,7 +105,7 @@ export class SharedToken {
 		// SPEC: waiting on another process costs at most what one's own fetch would, plus lockTtlMs.
 		this.#waitLimitMs = options.fetchBudgetMs + this.#lockTtlMs;
 		this.#now = options.now ?? Date.now;
-		this.#onEvent = options.onEvent ?? (() => {});
+		this.#identity = options.identity;
 	}
 
 	/** A token for this process: adopted from the store, fetched under the fleet's lock, or waited for. */
@@ -145,7 +142,7 @@ export class SharedToken {
 			}
 
 			if (locked) {
-				if (waited) {
+				if (waited && this.#observed) {
 					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'lock-won'});
 				}
 
@@ -154,7 +151,10 @@ export class SharedToken {
 
 			if (this.#now() - started >= this.#waitLimitMs) {
 				// The holder is alive (it keeps its lock) but slower than this process's own fetch would be.
-				this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'deadline'});
+				if (this.#observed) {
+					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'deadline'});
+				}
+
 				return this.#fetchAndShare(reason, context);
 			}
 
@@ -170,7 +170,10 @@ export class SharedToken {
 			}
 
 			if (adopted !== undefined) {
-				this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'adopted'});
+				if (this.#observed) {
+					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'adopted'});
+				}
+
 				return adopted;
 			}
 		}
@@ -198,7 +201,10 @@ export class SharedToken {
 		const token = openToken(value, this.#slot);
 		if (token === undefined) {
 			// Another key, another format or tampering: a miss; the next fetch overwrites it.
-			this.#emit({event: 'unreadable'});
+			if (this.#observed) {
+				this.#emit({event: 'unreadable'});
+			}
+
 			return undefined;
 		}
 
@@ -210,12 +216,18 @@ export class SharedToken {
 			return undefined;
 		}
 
-		this.#emit({event: 'adopted', reason});
+		if (this.#observed) {
+			this.#emit({event: 'adopted', reason});
+		}
+
 		return {token, sealed: value};
 	}
 
 	async #fetchHolding(owner: string, reason: Reason, context: ObtainContext): Promise<Obtained> {
-		this.#emit({event: 'lock-won', reason});
+		if (this.#observed) {
+			this.#emit({event: 'lock-won', reason});
+		}
+
 		const renewal = setInterval(() => {
 			void this.#call('extendLock', async () => this.#store.extendLock(this.#slot.key, owner, this.#lockTtlMs));
 		}, this.#lockTtlMs / 3);
@@ -316,7 +328,9 @@ export class SharedToken {
 				this.#failed(operation, `no answer within ${this.#commandTimeoutMs} ms`);
 			} else if (this.#consecutiveFailures > 0) {
 				this.#consecutiveFailures = 0;
-				this.#emit({event: 'recovered'});
+				if (this.#observed) {
+					this.#emit({event: 'recovered'});
+				}
 			}
 
 			return result;
@@ -332,7 +346,14 @@ export class SharedToken {
 		this.#consecutiveFailures++;
 		const backoffMs = Math.min(maxBackoffMs, firstBackoffMs * 2 ** (this.#consecutiveFailures - 1));
 		this.#resumeAt = this.#now() + backoffMs;
-		this.#emit({event: 'failed', operation, error, backoffMs});
+		if (this.#observed) {
+			this.#emit({event: 'failed', operation, error, backoffMs});
+		}
+	}
+
+	/** Whether anyone would see a store event: check before building one. */
+	get #observed(): boolean {
+		return log.enabled || isStoreObserved();
 	}
 
 	#emit(event: StoreEvent): void {
@@ -340,7 +361,9 @@ export class SharedToken {
 			log('store: %s', JSON.stringify(event));
 		}
 
-		this.#onEvent(event);
+		if (isStoreObserved()) {
+			publishStoreEvent({...event, tokenUrl: this.#identity.tokenUrl, clientId: this.#identity.clientId});
+		}
 	}
 }
 

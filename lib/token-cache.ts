@@ -1,6 +1,7 @@
 import pMemoize from 'p-memoize';
 import {log} from './log.js';
-import {type Obtained, type Reason, SharedToken, type StoreEvent} from './shared-token.js';
+import type {Identity} from './diagnostics.js';
+import {type Obtained, type Reason, SharedToken} from './shared-token.js';
 import {type CachedToken, refreshAheadAt, usableUntil} from './token.js';
 import type {StoreSlot, TokenStore} from './token-store.js';
 
@@ -13,9 +14,8 @@ export type TokenCacheOptions = {
 	/** Told about background refresh failures, which reach no caller. */
 	readonly onBackgroundError?: (error: unknown) => void;
 	/** A store shared with other processes, where this client's token lives. */
-	readonly shared?: {readonly store: TokenStore; readonly slot: StoreSlot; readonly fetchBudgetMs: number} | undefined;
-	/** Told about the shared store's events. */
-	readonly onStoreEvent?: ((event: StoreEvent) => void) | undefined;
+	readonly shared?:
+		{readonly store: TokenStore; readonly slot: StoreSlot; readonly fetchBudgetMs: number; readonly identity: Identity} | undefined;
 };
 
 /** After a failed background refresh, wait at least this long before the next one. */
@@ -68,7 +68,6 @@ export class TokenCache {
 						fetchToken,
 						usableUntil: token => usableUntil(token, this.#expiryBufferSeconds),
 						now: this.#now,
-						onEvent: options.onStoreEvent,
 					});
 		this.#fetch = pMemoize(
 			async (generation: number, reason: Reason) => {

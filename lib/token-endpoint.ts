@@ -235,9 +235,13 @@ function formEncode(value: string): string {
 	return new URLSearchParams({v: value}).toString().slice(2);
 }
 
+// `access_token":"…`, `access_token=…` and the like, in JSON, form or query text, quoted or not.
+const tokenFieldPattern = /((?:access|refresh|id)_token\\?["']?\s*[:=]\s*\\?["']?)[^"'\\&,;}\s]+/gi;
+
 /**
  * Replaces every form of the secret that a server may echo back (raw, form- and percent-encoded,
- * inside the Basic header, JSON- and HTML-escaped) before server text is quoted anywhere.
+ * inside the Basic header, JSON- and HTML-escaped), and any token value it holds, before server
+ * text is quoted anywhere.
  *
  * @internal
  */
@@ -264,7 +268,9 @@ export function createRedactor(config: Pick<ResolvedConfig, 'clientId' | 'client
 			result = result.replaceAll(form, '[redacted]');
 		}
 
-		return result;
+		// A body that is not a usable answer may still hold a token (truncated JSON, a form-encoded
+		// answer): a token is as secret as the secret, in a message or a log.
+		return result.replaceAll(tokenFieldPattern, '$1[redacted]');
 	};
 }
 

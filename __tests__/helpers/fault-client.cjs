@@ -2,8 +2,32 @@
 // stderr is the package's real debug output. The parent sends {id, options}; it answers with the
 // outcome and every rendering of an error a logger could print.
 'use strict';
+const diagnosticsChannel = require('node:diagnostics_channel');
 const {inspect} = require('node:util');
 const {Client} = require('../../dist/cjs/index.js');
+
+// Every message of every channel of the package, rendered when it is published (a trace's context
+// gains `result` or `error` on the way), for the parent to scan.
+const messages = [];
+function record(channel) {
+	return message => {
+		messages.push({
+			channel,
+			reason: message.reason,
+			texts: [...renderings(message), ...renderings(message.error), ...renderings(message.result)],
+		});
+	};
+}
+
+diagnosticsChannel.tracingChannel('vibrant-oauth2-client:token').subscribe({
+	start: record('token:start'),
+	end: record('token:end'),
+	asyncStart: record('token:asyncStart'),
+	asyncEnd: record('token:asyncEnd'),
+	error: record('token:error'),
+});
+diagnosticsChannel.subscribe('vibrant-oauth2-client:unauthorized', record('unauthorized'));
+diagnosticsChannel.subscribe('vibrant-oauth2-client:store', record('store'));
 
 const unhandled = [];
 process.on('unhandledRejection', reason => {
@@ -11,6 +35,10 @@ process.on('unhandledRejection', reason => {
 });
 
 function renderings(error) {
+	if (error === undefined) {
+		return [];
+	}
+
 	const texts = [inspect(error, {showHidden: true, depth: Number.POSITIVE_INFINITY}), JSON.stringify(error) ?? '', String(error)];
 	for (let current = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
 		texts.push(current.message, current.stack ?? '', JSON.stringify(Object.entries(current)));
@@ -21,7 +49,7 @@ function renderings(error) {
 
 process.on('message', async ({id, kind, options}) => {
 	if (kind === 'unhandled') {
-		process.send({id, unhandled});
+		process.send({id, unhandled, messages});
 		return;
 	}
 

@@ -29,9 +29,20 @@ function valuesOf(outcomes: readonly Outcome[]): Set<string | number | undefined
 	return new Set(outcomes.map(outcome => (outcome.ok ? outcome.value : outcome.name)));
 }
 
+/**
+ * No process saw an unhandled rejection or an uncaught exception, and no message any process
+ * published on the package's channels holds a secret or a token the endpoint issued.
+ */
 async function expectNoProblems(fleet: readonly FleetWorker[]): Promise<void> {
-	await everyProcess(fleet, 'ping');
+	const messages = (await everyProcess<Array<{channel: string; text: string}>>(fleet, 'messages')).flat();
 	expect(fleet.flatMap(worker => worker.problems)).toEqual([]);
+	expect(messages.length).toBeGreaterThan(0);
+	const issued = tokens.requests.map((_request, index) => `token-${index + 1}`);
+	for (const {text} of messages) {
+		for (const form of [...secretForms, 'fleet-secret', 'cluster-secret', ...issued]) {
+			expect(text).not.toContain(form);
+		}
+	}
 }
 
 async function sleep(milliseconds: number): Promise<void> {

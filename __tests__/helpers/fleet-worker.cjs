@@ -2,7 +2,9 @@
 // by the test through IPC. Every answer carries the process's unhandled rejections and uncaught
 // exceptions so far, which must stay empty.
 'use strict';
+const diagnosticsChannel = require('node:diagnostics_channel');
 const {performance} = require('node:perf_hooks');
+const {inspect} = require('node:util');
 const axios = require('axios');
 const {Client, RedisTokenStore, attachVibrantAuth} = require('../../dist/cjs/index.js');
 
@@ -17,6 +19,24 @@ process.on('uncaughtException', error => {
 let redis;
 let client;
 let api;
+
+// Every message of the package's channels, rendered as it is published, for the test to scan.
+const messages = [];
+function record(channel) {
+	return message => {
+		messages.push({channel, text: inspect(message, {showHidden: true, depth: Number.POSITIVE_INFINITY})});
+	};
+}
+
+diagnosticsChannel.tracingChannel('vibrant-oauth2-client:token').subscribe({
+	start: record('token:start'),
+	end: record('token:end'),
+	asyncStart: record('token:asyncStart'),
+	asyncEnd: record('token:asyncEnd'),
+	error: record('token:error'),
+});
+diagnosticsChannel.subscribe('vibrant-oauth2-client:unauthorized', record('unauthorized'));
+diagnosticsChannel.subscribe('vibrant-oauth2-client:store', record('store'));
 
 async function connect({kind, ports, awaitConnect = true}) {
 	const nodes = ports.map(port => ({host: '127.0.0.1', port}));
@@ -133,6 +153,11 @@ const commands = {
 	/** Nothing: answers with the problems seen so far. */
 	ping() {
 		return null;
+	},
+
+	/** The channel messages published so far. */
+	messages() {
+		return messages;
 	},
 
 	clear() {

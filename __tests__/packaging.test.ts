@@ -1,6 +1,7 @@
 import {execFile} from 'node:child_process';
 import path from 'node:path';
 import {promisify} from 'node:util';
+import {startTokenServer} from './helpers/token-server.js';
 
 // The built package (npm test builds it first), loaded by plain Node the way users load it.
 const root = path.resolve(__dirname, '..');
@@ -45,6 +46,32 @@ describe('the built package', () => {
 		const {stdout} = await run([
 			'-e',
 			'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /p-memoize|mimic-function/.test(f))))',
+		]);
+		expect(JSON.parse(stdout)).toEqual([]);
+	});
+
+	test('an ES module application loads one copy of axios: no CommonJS axios after an import and a token fetch', async () => {
+		const tokens = await startTokenServer();
+		try {
+			const script = `
+				import {createRequire} from 'node:module';
+				import axios from 'axios';
+				import {Client} from 'vibrant-oauth2-client';
+				const token = await new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'}).getToken();
+				const loaded = Object.keys(createRequire(import.meta.url).cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file));
+				console.log(JSON.stringify([token, loaded, typeof axios.create]));
+			`;
+			const {stdout} = await run(['--input-type=module', '-e', script]);
+			expect(JSON.parse(stdout)).toEqual(['Bearer token-1', [], 'function']);
+		} finally {
+			await tokens.close();
+		}
+	});
+
+	test('a CommonJS application loads axios only when a token is fetched', async () => {
+		const {stdout} = await run([
+			'-e',
+			'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(f))))',
 		]);
 		expect(JSON.parse(stdout)).toEqual([]);
 	});

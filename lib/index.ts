@@ -9,3 +9,10 @@ export type {TokenResponse} from './token.js';
 export {attachVibrantAuth, detachVibrantAuth} from './axios.js';
 export type {AttachOptions} from './axios.js';
 export type {StoreEventMessage, TokenRequestReason, TokenRequestTrace, UnauthorizedMessage} from './diagnostics.js';
+
+// The ESM entry (dist/esm/index.js) hands over the axios the application imported, so that an ES
+// module application loads one copy of axios; a symbol, not an export name.
+import {provideAxios, provideAxiosKey} from './axios-module.js';
+import {Client as ClientClass} from './client.js';
+
+Object.defineProperty(ClientClass, provideAxiosKey, {value: provideAxios});

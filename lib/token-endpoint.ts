@@ -1,5 +1,6 @@
-import axios, {AxiosError, AxiosHeaders, type AxiosResponse} from 'axios';
+import type {AxiosError, AxiosResponse} from 'axios';
 import axiosRetry from 'axios-retry';
+import {loadAxios} from './axios-module.js';
 import type {ResolvedConfig} from './config.js';
 import {VibrantTokenError, excerpt} from './errors.js';
 import {log} from './log.js';
@@ -41,6 +42,7 @@ export type TokenFetcher = () => Promise<{token: CachedToken; response: TokenRes
  * @internal
  */
 export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
+	const axios = loadAxios();
 	const redact = createRedactor(config);
 	const endpoint = `${config.tokenUrl.origin}${config.tokenUrl.pathname}`;
 	const form = new URLSearchParams({grant_type: 'client_credentials'});
@@ -82,7 +84,7 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 	const plainHttp = config.tokenUrl.protocol === 'http:';
 	instance.interceptors.request.use(
 		request => {
-			request.headers = new AxiosHeaders(headers);
+			request.headers = new axios.AxiosHeaders(headers);
 			request.adapter = 'http';
 			delete request.baseURL;
 			request.allowAbsoluteUrls = true;
@@ -331,7 +333,7 @@ const advice: Record<string, string> = {
 };
 
 function toTokenError(error: unknown, endpoint: string, redact: (text: string) => string): VibrantTokenError {
-	if (!(error instanceof AxiosError)) {
+	if (!loadAxios().isAxiosError(error)) {
 		// Not from the HTTP layer: keep only the message, through the redactor.
 		const message = error instanceof Error ? error.message : String(error);
 		return new VibrantTokenError(`Token request to ${endpoint} failed: ${redact(message)}`);

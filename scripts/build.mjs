@@ -28,9 +28,19 @@ await build({...common, entryPoints: ['lib/cli.ts'], outfile: 'dist/cjs/cli.js'}
 const names = Object.keys(require('../dist/cjs/index.js')).sort();
 mkdirSync('dist/esm', {recursive: true});
 writeFileSync('dist/esm/package.json', '{"type": "module"}\n');
+// It hands the implementation the axios of the ESM world, which the application has loaded already:
+// otherwise the implementation's require('axios') would load axios's CommonJS build as a second copy.
 writeFileSync(
 	'dist/esm/index.js',
-	`import implementation from '../cjs/index.js';\n\nexport const {${names.join(', ')}} = implementation;\n`,
+	[
+		"import axios from 'axios';",
+		"import implementation from '../cjs/index.js';",
+		'',
+		"implementation.Client[Symbol.for('vibrant-oauth2-client.provideAxios')](axios);",
+		'',
+		`export const {${names.join(', ')}} = implementation;`,
+		'',
+	].join('\n'),
 );
 
 // The same declarations twice: under dist/esm they are read as ESM, so that `declare module

@@ -426,6 +426,11 @@ const mixed = attachVibrantAuth(axios.create({baseURL: API_URL}), {
 	client: new cjs.Client({clientId: 'smoke-esm-mixed', clientSecret: SMOKE_SECRET, tokenUrl: TOKEN_URL}),
 });
 assert.match((await mixed.get('/echo')).data.authorization, /^Bearer tok-smoke-esm-mixed-\\d+$/);
+
+// One copy of axios: after token fetches from import and from require, no CommonJS build of axios
+// sits next to the ES module one the application imported.
+const commonJsAxios = Object.keys(require.cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file));
+assert.deepEqual(commonJsAxios, [], 'no CommonJS copy of axios after an ESM import and a token fetch');
 console.log(token);
 `;
 
@@ -681,7 +686,7 @@ async function main() {
 		return result.stdout.trim();
 	});
 
-	await check('b  ESM import: same, and require() gives the same classes (instanceof holds across)', async () => {
+	await check('b  ESM import: same, require() gives the same classes (instanceof holds across), one copy of axios', async () => {
 		const result = expectSuccess(await run(process.execPath, ['consumer.mjs'], {cwd: consumer, env, timeoutMs: 30_000}));
 		return result.stdout.trim();
 	});

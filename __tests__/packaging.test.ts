@@ -13,6 +13,7 @@ const names = [
 	'VibrantTokenError',
 	'attachVibrantAuth',
 	'detachVibrantAuth',
+	'withVibrantAuth',
 ];
 
 describe('the built package', () => {

@@ -132,7 +132,7 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 			return send(input, init);
 		}
 
-		const request = isRequest(input) ? input : undefined;
+		const request = typeof input !== 'string' && isRequest(input) ? input : undefined;
 		const url = typeof input === 'string' ? input : request === undefined ? (input as URL).toString() : request.url;
 		// init.headers replaces a Request's headers (fetch standard), so it is the one to look at.
 		let headers: Headers_ = init?.headers ?? request?.headers;

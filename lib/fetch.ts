@@ -147,7 +147,7 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 
 		const token = cache.cached();
 		const body = init?.body;
-		if (token === undefined || request !== undefined || body instanceof FormData) {
+		if (token === undefined || request !== undefined || (body !== undefined && body instanceof FormData)) {
 			return authorizeSlowly(request, init, url, headers);
 		}
 

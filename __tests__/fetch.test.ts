@@ -100,6 +100,15 @@ describe('withVibrantAuth: whom the token goes to', () => {
 		expect(tokens.requests).toHaveLength(1);
 	});
 
+	test('an input that is not a Request is judged by the URL fetch makes of it, not by a url property', async () => {
+		const disguised = {url: `${api.origin}/v1/a`, toString: () => `${foreign.origin}/public`};
+		const response = await authFetch(disguised as unknown as URL);
+		expect(response.status).toBe(200);
+		expect(authorizations(foreign)).toEqual([null]);
+		expect(api.calls).toHaveLength(0);
+		expect(tokens.requests).toHaveLength(0);
+	});
+
 	test('without origins, only https://api.vibrant-wellness.com is allowed', async () => {
 		const byDefault = withVibrantAuth(fetch, {client});
 		const response = await byDefault(`${api.origin}/public`);

@@ -268,13 +268,10 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 // The global fetch at the time of the request, so that one installed later (a test's, a polyfill) is used.
 const defaultFetch: FetchFunction = async (input, init) => globalThis.fetch(input, init);
 
+// Only a Request of this fetch: anything else is a URL to fetch (which converts it with String()),
+// so it is judged by the URL that fetch will use, never by a `url` property.
 function isRequest(input: unknown): input is Request {
-	if (input instanceof Request) {
-		return true;
-	}
-
-	// A Request of another fetch implementation (the undici package's, say).
-	return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as {url?: unknown}).url === 'string';
+	return input instanceof Request;
 }
 
 // Headers given as an iterable other than an array or Headers could be a generator, read once.

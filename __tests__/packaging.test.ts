@@ -15,6 +15,7 @@ const names = [
 	'VibrantTokenError',
 	'attachVibrantAuth',
 	'detachVibrantAuth',
+	'withVibrantAuth',
 ];
 
 describe('the built package', () => {

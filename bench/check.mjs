@@ -2,12 +2,14 @@
 // when a target of this package is missed. It checks only vibrant-oauth2-client's numbers; the
 // axios-auth-refresh columns are there for comparison.
 //
-// BENCH_MAX_RATIO overrides the overhead target (default 1.03).
+// BENCH_MAX_RATIO overrides the axios overhead target (default 1.03), BENCH_MAX_FETCH_RATIO the
+// fetch overhead target (default 1.02).
 import {readFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 
 const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
 const maxRatio = Number(process.env.BENCH_MAX_RATIO ?? 1.03);
+const maxFetchRatio = Number(process.env.BENCH_MAX_FETCH_RATIO ?? 1.02);
 const maxBytesPerRequest = 50;
 
 let results;
@@ -41,6 +43,20 @@ if (need('overhead', 'overhead')) {
 	);
 }
 
+if (need('fetchOverhead', 'fetch overhead')) {
+	const o = s.fetchOverhead;
+	check(
+		`fetch overhead: median per-request time ratio vs bare fetch ≤ ${maxFetchRatio}`,
+		`${o.ratio} (+${o.addedUs} µs; control ${o.controlRatio})`,
+		o.ratio <= maxFetchRatio,
+	);
+	check(
+		'fetch overhead: no token request and no 401 while measuring',
+		`${o.tokenRequestsDuringMeasurement} / ${o.api401DuringMeasurement}`,
+		o.tokenRequestsDuringMeasurement === 0 && o.api401DuringMeasurement === 0,
+	);
+}
+
 if (need('burst', 'cold burst')) {
 	const r = s.burst.ours;
 	check(`cold burst: ${r.requests} concurrent requests make 1 token request`, r.tokenRequests, r.tokenRequests === 1);
@@ -52,6 +68,20 @@ if (need('storm', '401 storm')) {
 	check(`401 storm: ${r.requests} rejected requests make 1 token request`, r.tokenRequests, r.tokenRequests === 1);
 	check('401 storm: 0 failures', r.failures, r.failures === 0);
 	check('401 storm: at most 1 retry per request (≤ 2 API calls)', r.maxApiCallsPerRequest, r.maxApiCallsPerRequest <= 2);
+}
+
+for (const [scenario, name] of [
+	['burst', 'cold burst'],
+	['storm', '401 storm'],
+]) {
+	const r = s[scenario]?.fetchOurs;
+	if (s[scenario] !== undefined && r === undefined) {
+		check(`${name}, fetch: measured`, 'missing', false);
+	} else if (r !== undefined) {
+		check(`${name}, fetch: ${r.requests} concurrent requests make 1 token request`, r.tokenRequests, r.tokenRequests === 1);
+		check(`${name}, fetch: 0 failures`, r.failures, r.failures === 0);
+		check(`${name}, fetch: at most 1 retry per request (≤ 2 API calls)`, r.maxApiCallsPerRequest, r.maxApiCallsPerRequest <= 2);
+	}
 }
 
 if (need('rollover', 'rollover')) {

@@ -1,10 +1,12 @@
 // `npm run bench`: measures the built package (dist/) against a bare axios instance and against
-// axios-auth-refresh 5.x set up as its README recommends, on loopback servers that run in a child
-// process (bench/servers.mjs). Prints a table and writes bench/results.json; bench/check.mjs
+// axios-auth-refresh 5.x set up as its README recommends, and its fetch wrapper against bare fetch
+// and @badgateway/oauth2-client's OAuth2Fetch set up as its README recommends, on loopback servers
+// that run in a child process (bench/servers.mjs). Prints a table and writes bench/results.json; bench/check.mjs
 // checks this package's targets in that file. Run with --expose-gc (for the memory scenario).
 //
 // Environment knobs (defaults in parentheses): BENCH_QUICK=1 (shorter runs, for a smoke test),
-// BENCH_SKIP=memory,rollover (skip scenarios by name), BENCH_TIMEOUT_SECONDS (170).
+// BENCH_SKIP=memory,rollover (skip scenarios by name), BENCH_TIMEOUT_SECONDS (240).
+/* global fetch */
 import {fork} from 'node:child_process';
 import {readFileSync, renameSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
@@ -15,7 +17,8 @@ import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
 import axios from 'axios';
 import {createAuthRefreshInterceptor} from 'axios-auth-refresh';
-import {Client, attachVibrantAuth} from '../dist/esm/index.js';
+import {OAuth2Client, OAuth2Fetch} from '@badgateway/oauth2-client';
+import {Client, attachVibrantAuth, withVibrantAuth} from '../dist/esm/index.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
@@ -23,6 +26,7 @@ const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
 
 const plan = {
 	overhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 1 : 4},
+	fetchOverhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 1 : 4},
 	burst: {concurrency: 200, tokenLatencyMs: 50},
 	storm: {concurrency: 200, tokenLatencyMs: 50},
 	rollover: {
@@ -38,8 +42,8 @@ const plan = {
 
 const credentials = {clientId: 'bench-client', clientSecret: 'bench-secret'};
 const startedAt = performance.now();
-// A hung run must not hang CI: the whole bench takes about a minute on 2 cores.
-const watchdogSeconds = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 170);
+// A hung run must not hang CI: the whole bench takes one to two minutes on 2 cores.
+const watchdogSeconds = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 240);
 setTimeout(() => {
 	process.stderr.write(`bench: still running after ${watchdogSeconds} s; giving up.\n`);
 	process.exit(1);
@@ -86,6 +90,7 @@ function startServers() {
 
 const servers = await startServers();
 const {control, tokenUrl, apiBase} = servers;
+const apiOrigin = new URL(apiBase).origin;
 
 // ---------------------------------------------------------------------------------------------
 // The contenders. Each instance gets its own keep-alive agent of the same configuration.
@@ -141,6 +146,56 @@ function createAar(options = {}) {
 		/** What a service does at start-up: fetch a token before the first request. */
 		async warm() {
 			store.token = await fetchToken();
+		},
+	};
+}
+
+/** This package's fetch wrapper over the global fetch (undici's default keep-alive agent). */
+function createOursFetch(client) {
+	return withVibrantAuth(fetch, {client, origins: [apiOrigin]});
+}
+
+/**
+ * @badgateway/oauth2-client 3.x's fetch wrapper exactly as its README shows: an OAuth2Client and an
+ * OAuth2Fetch whose getNewToken is client.clientCredentials(). Its token endpoint is given (no
+ * discovery); client_secret_post, as the bench's token endpoint expects.
+ */
+function createBadgateway() {
+	const oauth2 = new OAuth2Client({
+		server: new URL(tokenUrl).origin,
+		tokenEndpoint: new URL(tokenUrl).pathname,
+		clientId: credentials.clientId,
+		clientSecret: credentials.clientSecret,
+		authenticationMethod: 'client_secret_post',
+	});
+	const wrapper = new OAuth2Fetch({
+		client: oauth2,
+		getNewToken: async () => oauth2.clientCredentials(),
+		onError() {},
+	});
+	return {
+		fetch: async (input, init) => wrapper.fetch(input, init),
+		/** What a service does at start-up: fetch a token before the first request. */
+		async warm() {
+			await wrapper.getAccessToken();
+		},
+	};
+}
+
+/**
+ * A fetch function seen through the axios-shaped `get(path, {headers})` the scenarios use: the body
+ * is read (so the connection is reused), and a status that is not 2xx rejects, as axios does.
+ */
+function fetchClient(fetchFunction) {
+	return {
+		async get(path, config = {}) {
+			const response = await fetchFunction(`${apiBase}${path}`, config.headers === undefined ? undefined : {headers: config.headers});
+			await response.arrayBuffer();
+			if (!response.ok) {
+				throw Object.assign(new Error(`HTTP ${response.status}`), {response: {status: response.status}});
+			}
+
+			return response;
 		},
 	};
 }
@@ -243,6 +298,10 @@ const results = {
 	date: new Date().toISOString(),
 	versions: {
 		axios: axios.VERSION,
+		undici: process.versions.undici,
+		'@badgateway/oauth2-client': JSON.parse(
+			readFileSync(join(dirname(createRequire(import.meta.url).resolve('@badgateway/oauth2-client')), '..', 'package.json'), 'utf8'),
+		).version,
 		// Its package.json is not in its "exports"; read it beside the resolved entry point.
 		'axios-auth-refresh': JSON.parse(
 			readFileSync(join(dirname(createRequire(import.meta.url).resolve('axios-auth-refresh')), '..', 'package.json'), 'utf8'),
@@ -253,6 +312,9 @@ const results = {
 	setup: {
 		servers: 'token endpoint and API in a child process on 127.0.0.1, ephemeral ports, keep-alive (keepAliveTimeout 120 s)',
 		agents: 'one new http.Agent({keepAlive: true}) per axios instance',
+		fetch: "the global fetch (undici's default agent, keep-alive) for every fetch contender; each response body read to its end",
+		badgateway:
+			"@badgateway/oauth2-client as in its README: OAuth2Fetch({client: new OAuth2Client({server, tokenEndpoint, clientId, clientSecret, authenticationMethod: 'client_secret_post'}), getNewToken: () => client.clientCredentials()}); wrapper.fetch(url)",
 		aar: 'axios-auth-refresh as in its README: request interceptor writes `Bearer ${storedToken}`; refreshAuthLogic POSTs to the token endpoint on 401, stores the token and sets failedRequest.response.config.headers.Authorization; default options (deduplicateRefresh: true) unless noted',
 	},
 	scenarios: {},
@@ -337,13 +399,98 @@ async function overheadScenario() {
 	};
 }
 
+async function fetchOverheadScenario() {
+	const {warmupRounds, rounds, repetitions} = plan.fetchOverhead;
+	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
+	const client = newClient();
+	const ours = createOursFetch(client);
+	const token = await client.getToken();
+	const badgateway = createBadgateway();
+	await badgateway.warm();
+	const url = `${apiBase}/items`;
+	const bareInit = {headers: {Authorization: token}};
+	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
+	const arms = [
+		{name: 'bare', request: () => fetch(url, bareInit)},
+		{name: 'bare2', request: () => fetch(url, bareInit)},
+		{name: 'ours', request: () => ours(url)},
+		{name: 'badgateway', request: () => badgateway.fetch(url)},
+	];
+	const once = async arm => {
+		const response = await arm.request();
+		await response.arrayBuffer();
+		if (response.status !== 200) {
+			throw new Error(`${arm.name}: HTTP ${response.status}`);
+		}
+	};
+
+	const reversed = [...arms].reverse();
+	for (let round = 0; round < warmupRounds; round++) {
+		for (const arm of arms) {
+			await once(arm);
+		}
+	}
+
+	await control('reset');
+	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
+	const perRepetition = [];
+	for (let repetition = 0; repetition < repetitions; repetition++) {
+		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
+		for (let round = 0; round < rounds; round++) {
+			for (const arm of round % 2 === 0 ? arms : reversed) {
+				const start = process.hrtime.bigint();
+				await once(arm);
+				samples[arm.name][round] = Number(process.hrtime.bigint() - start) / 1000;
+			}
+		}
+
+		const medians = Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])]));
+		for (const arm of arms) {
+			all[arm.name].push(...samples[arm.name]);
+		}
+
+		perRepetition.push({
+			bareUs: round(medians.bare, 2),
+			oursUs: round(medians.ours, 2),
+			badgatewayUs: round(medians.badgateway, 2),
+			ratio: round(medians.ours / medians.bare, 4),
+			badgatewayRatio: round(medians.badgateway / medians.bare, 4),
+			controlRatio: round(medians.bare2 / medians.bare, 4),
+		});
+		log(`fetch overhead repetition ${repetition + 1}/${repetitions}: ${JSON.stringify(perRepetition.at(-1))}`);
+	}
+
+	const stats = await control('stats');
+	const medians = Object.fromEntries(arms.map(arm => [arm.name, median(all[arm.name])]));
+	return {
+		method:
+			'per-request round-robin (bare fetch, bare fetch again, withVibrantAuth, badgateway OAuth2Fetch; order reversed every other round), each request and the reading of its body timed with process.hrtime.bigint(); median per contender',
+		requestsPerContender: rounds * repetitions,
+		bareUs: round(medians.bare, 2),
+		bare2Us: round(medians.bare2, 2),
+		oursUs: round(medians.ours, 2),
+		badgatewayUs: round(medians.badgateway, 2),
+		ratio: round(medians.ours / medians.bare, 4),
+		addedUs: round(medians.ours - medians.bare, 2),
+		badgatewayRatio: round(medians.badgateway / medians.bare, 4),
+		badgatewayAddedUs: round(medians.badgateway - medians.bare, 2),
+		controlRatio: round(medians.bare2 / medians.bare, 4),
+		p90Us: Object.fromEntries(arms.map(arm => [arm.name, round(quantile(all[arm.name], 0.9), 1)])),
+		perRepetition,
+		tokenRequestsDuringMeasurement: stats.tokenRequests,
+		api401DuringMeasurement: stats.api401,
+	};
+}
+
 async function burstScenario() {
 	const {concurrency, tokenLatencyMs} = plan.burst;
 	await control('configure', {tokenLatencyMs, expiresIn: 3600});
 	const ours = await burst('burst-ours', createOurs(newClient()), concurrency);
 	const aar = await burst('burst-aar', createAar().instance, concurrency);
 	const aarNoDedup = await burst('burst-aar-nodedup', createAar({deduplicateRefresh: false}).instance, concurrency);
-	return {tokenLatencyMs, ours, aar, aarNoDedup};
+	const fetchOurs = await burst('burst-fetch-ours', fetchClient(createOursFetch(newClient())), concurrency);
+	const fetchBadgateway = await burst('burst-fetch-badgateway', fetchClient(createBadgateway().fetch), concurrency);
+	return {tokenLatencyMs, ours, aar, aarNoDedup, fetchOurs, fetchBadgateway};
 }
 
 async function stormScenario() {
@@ -358,6 +505,12 @@ async function stormScenario() {
 	const aarNoDedup = createAar({deduplicateRefresh: false});
 	await aarNoDedup.warm();
 	await aarNoDedup.instance.get('/items');
+	const fetchOurs = fetchClient(createOursFetch(newClient()));
+	await fetchOurs.get('/items');
+	const badgateway = createBadgateway();
+	await badgateway.warm();
+	const fetchBadgateway = fetchClient(badgateway.fetch);
+	await fetchBadgateway.get('/items');
 
 	await control('configure', {tokenLatencyMs});
 	const run = async (label, instance) => {
@@ -370,6 +523,8 @@ async function stormScenario() {
 		ours: await run('storm-ours', oursInstance),
 		aar: await run('storm-aar', aar.instance),
 		aarNoDedup: await run('storm-aar-nodedup', aarNoDedup.instance),
+		fetchOurs: await run('storm-fetch-ours', fetchOurs),
+		fetchBadgateway: await run('storm-fetch-badgateway', fetchBadgateway),
 	};
 }
 
@@ -484,6 +639,7 @@ async function memoryScenario() {
 
 const scenarios = [
 	['overhead', overheadScenario],
+	['fetchOverhead', fetchOverheadScenario],
 	['burst', burstScenario],
 	['storm', stormScenario],
 	['rollover', rolloverScenario],
@@ -523,7 +679,9 @@ function table(headers, rows) {
 const out = [];
 const m = results.machine;
 out.push(`vibrant-oauth2-client bench — node ${m.node}, ${m.cpuCount}× ${m.cpuModel}, ${results.date}, load ${m.loadAvgAtStart.join(' ')}`);
-out.push(`axios ${results.versions.axios}, axios-auth-refresh ${results.versions['axios-auth-refresh']}${quick ? ' (QUICK run)' : ''}`);
+out.push(
+	`axios ${results.versions.axios}, axios-auth-refresh ${results.versions['axios-auth-refresh']}, undici ${results.versions.undici}, @badgateway/oauth2-client ${results.versions['@badgateway/oauth2-client']}${quick ? ' (QUICK run)' : ''}`,
+);
 const s = results.scenarios;
 if (s.overhead) {
 	const o = s.overhead;
@@ -551,25 +709,62 @@ if (s.overhead) {
 	);
 }
 
+if (s.fetchOverhead) {
+	const o = s.fetchOverhead;
+	out.push(
+		'',
+		`1b. Fetch overhead, warm token, sequential GETs with the body read: ${plan.fetchOverhead.repetitions} × ${plan.fetchOverhead.rounds} rounds, one request per contender per round (order reversed every other round)`,
+	);
+	out.push(
+		table(
+			['contender', 'median µs/request', 'p90 µs', 'added µs', 'ratio vs bare', 'ratio per repetition'],
+			[
+				['bare fetch + fixed header', o.bareUs, o.p90Us.bare, 0, 1, '-'],
+				[
+					'bare fetch again (control)',
+					o.bare2Us,
+					o.p90Us.bare2,
+					round(o.bare2Us - o.bareUs, 2),
+					o.controlRatio,
+					o.perRepetition.map(r => r.controlRatio).join(' / '),
+				],
+				['vibrant withVibrantAuth(fetch)', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, o.perRepetition.map(r => r.ratio).join(' / ')],
+				[
+					'@badgateway/oauth2-client OAuth2Fetch (README)',
+					o.badgatewayUs,
+					o.p90Us.badgateway,
+					o.badgatewayAddedUs,
+					o.badgatewayRatio,
+					o.perRepetition.map(r => r.badgatewayRatio).join(' / '),
+				],
+			],
+		),
+	);
+}
+
 const burstRows = (scenario, extra = []) =>
 	[
 		['vibrant', scenario.ours],
 		['axios-auth-refresh (README)', scenario.aar],
 		['axios-auth-refresh deduplicateRefresh:false', scenario.aarNoDedup],
+		['vibrant withVibrantAuth (fetch)', scenario.fetchOurs],
+		['@badgateway/oauth2-client OAuth2Fetch (README)', scenario.fetchBadgateway],
 		...extra,
-	].map(([name, r]) => [
-		name,
-		r.tokenRequests,
-		r.failures,
-		Object.entries(r.failureKinds)
-			.map(([kind, count]) => `${count}× ${kind}`)
-			.join(', ') || '-',
-		r.apiCalls,
-		r.api401,
-		r.apiCallsPerRequest,
-		r.maxApiCallsPerRequest,
-		r.wallMs,
-	]);
+	]
+		.filter(([, r]) => r !== undefined)
+		.map(([name, r]) => [
+			name,
+			r.tokenRequests,
+			r.failures,
+			Object.entries(r.failureKinds)
+				.map(([kind, count]) => `${count}× ${kind}`)
+				.join(', ') || '-',
+			r.apiCalls,
+			r.api401,
+			r.apiCallsPerRequest,
+			r.maxApiCallsPerRequest,
+			r.wallMs,
+		]);
 const burstHeaders = [
 	'contender',
 	'token requests',

@@ -1,7 +1,6 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
-import {Client, cacheOf} from './client.js';
-import {isLoopback} from './config.js';
-import {VibrantConfigError} from './errors.js';
+import type {Client} from './client.js';
+import {authorizationKey, isReplayable, resolveRequestAuth} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 declare module 'axios' {
@@ -53,10 +52,8 @@ type BeforeRedirect = (options: Record<string, unknown>, responseDetails: {heade
 type Config = InternalAxiosRequestConfig & {[stateKey]?: RequestState};
 
 const stateKey = 'vibrant-oauth2-client';
-const defaultOrigin = 'https://api.vibrant-wellness.com';
 // axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
 const absoluteUrlPattern = /^([a-z][a-z\d+\-.]*:)?\/\//i;
-const maxCachedBaseUrls = 64;
 
 const attachments = new WeakMap<object, {request: number; response: number}>();
 
@@ -83,19 +80,11 @@ const attachments = new WeakMap<object, {request: number; response: number}>();
  * ```
  */
 export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options: AttachOptions = {}): T {
-	// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers may pass anything.
-	if (typeof options !== 'object' || options === null) {
-		throw new VibrantConfigError('attachVibrantAuth options must be an object.');
-	}
-
-	if (options.client !== undefined && !(options.client instanceof Client)) {
-		throw new VibrantConfigError('Option client must be a Client of vibrant-oauth2-client.');
-	}
-
-	const allowed = resolveOrigins(options.origins, instance.defaults.baseURL);
-	const cache = cacheOf(options.client ?? new Client());
+	const {cache, isAllowed} = resolveRequestAuth(options, 'attachVibrantAuth', {
+		url: instance.defaults.baseURL,
+		setting: 'instance.defaults.baseURL',
+	});
 	detachVibrantAuth(instance);
-	const isAllowed = createOriginCheck(allowed);
 
 	function beforeRedirect(redirect: Record<string, unknown>): void {
 		// axios and follow-redirects drop Authorization on some cross-origin redirects; older
@@ -167,21 +156,6 @@ function authorize(
 	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect, key));
 }
 
-/**
- * The name under which `headers` holds Authorization, in any letter case, as axios's own lookup
- * (`AxiosHeaders.has` / `set`) finds it — without its normalisation work on every request.
- */
-function authorizationKey(headers: object): string | undefined {
-	// for…in allocates no array; AxiosHeaders keeps headers as its only enumerable properties.
-	for (const name in headers) {
-		if (name.length === 13 && name.toLowerCase() === 'authorization') {
-			return name;
-		}
-	}
-
-	return undefined;
-}
-
 function setToken(
 	config: Config,
 	state: RequestState | undefined,
@@ -245,20 +219,6 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 	return instance.request(config);
 }
 
-// A stream can be read once; strings, buffers, URLSearchParams, FormData and Blobs can be resent.
-function isReplayable(data: unknown): boolean {
-	if (typeof data !== 'object' || data === null) {
-		return true;
-	}
-
-	const candidate = data as {pipe?: unknown; getReader?: unknown; [Symbol.asyncIterator]?: unknown};
-	return (
-		typeof candidate.pipe !== 'function' &&
-		typeof candidate.getReader !== 'function' &&
-		(typeof candidate[Symbol.asyncIterator] !== 'function' || data instanceof Blob)
-	);
-}
-
 /**
  * Whether the request goes to an allowed origin, resolved as axios's buildFullPath does but without
  * its config merge. Fails closed: with `allowAbsoluteUrls: false` and an absolute `url`, axios
@@ -281,77 +241,4 @@ function isAllowedRequest(config: InternalAxiosRequestConfig, isAllowed: (url: s
 
 	// axios joins them with exactly one "/", so the joined URL's origin is the baseURL's.
 	return isAllowed(baseURL) && (!absolute || isAllowed(url));
-}
-
-function createOriginCheck(allowed: readonly string[]): (url: string) => boolean {
-	const allowedSet = new Set(allowed);
-	const verdicts = new Map<string, boolean>();
-	return url => {
-		let verdict = verdicts.get(url);
-		if (verdict === undefined) {
-			verdict = hasAllowedOrigin(url, allowedSet);
-			// URLs repeat (a baseURL, a few absolute URLs); bound the memory for callers whose don't.
-			if (verdicts.size >= maxCachedBaseUrls) {
-				verdicts.clear();
-			}
-
-			verdicts.set(url, verdict);
-		}
-
-		return verdict;
-	};
-}
-
-function hasAllowedOrigin(url: string, allowedSet: ReadonlySet<string>): boolean {
-	try {
-		const parsed = new URL(url);
-		return allowedSet.has(parsed.origin) && parsed.username === '' && parsed.password === '';
-	} catch {
-		return false;
-	}
-}
-
-function resolveOrigins(origins: unknown, baseURL: unknown): string[] {
-	if (origins === undefined) {
-		if (typeof baseURL === 'string' && baseURL !== '') {
-			return [toOrigin(baseURL, 'instance.defaults.baseURL')];
-		}
-
-		return [defaultOrigin];
-	}
-
-	if (!Array.isArray(origins) || origins.length === 0) {
-		throw new VibrantConfigError('Option origins must be a non-empty array of origins such as "https://api.vibrant-wellness.com".');
-	}
-
-	return origins.map((origin: unknown, index) => {
-		if (typeof origin !== 'string') {
-			throw new VibrantConfigError(`Option origins[${index}] must be a string.`);
-		}
-
-		return toOrigin(origin, `origins[${index}]`);
-	});
-}
-
-function toOrigin(text: string, setting: string): string {
-	let url: URL;
-	try {
-		url = new URL(text);
-	} catch {
-		throw new VibrantConfigError(
-			`${setting} is not an absolute URL, so the origin that may receive the token is unknown; pass the origins option.`,
-		);
-	}
-
-	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-		throw new VibrantConfigError(
-			`${setting} uses plain http: to ${url.host}; the token travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
-		);
-	}
-
-	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-		throw new VibrantConfigError(`${setting} must be an https: origin (it uses ${url.protocol}).`);
-	}
-
-	return url.origin;
 }

@@ -1,0 +1,206 @@
+import {Client, cacheOf} from './client.js';
+import {isLoopback} from './config.js';
+import {VibrantConfigError} from './errors.js';
+import type {TokenCache} from './token-cache.js';
+
+// The rules that the axios and the fetch integrations share: which origins may receive the token,
+// whose `Authorization` header a request carries, and which bodies can be sent twice. One copy, so
+// the two integrations cannot drift apart.
+
+/**
+ * The origin that may receive the token when the options name none (and axios has no `baseURL`).
+ *
+ * @internal
+ */
+export const defaultOrigin = 'https://api.vibrant-wellness.com';
+
+const maxCachedUrls = 64;
+
+/**
+ * The token source and the origin check of one integration, from its options.
+ *
+ * @internal
+ */
+export type RequestAuth = {
+	readonly cache: TokenCache;
+	/** Whether a URL (absolute, as a string) may receive the token; `false` for anything that does not parse. */
+	readonly isAllowed: (url: string) => boolean;
+};
+
+/**
+ * Validates the `client` and `origins` options of an integration and builds its token source:
+ * the given client, or a new `Client` from the environment (so a missing variable throws now).
+ *
+ * @param options - the options object as the caller passed it (JavaScript callers may pass anything).
+ * @param caller - the function's name, for the error message.
+ * @param fallback - where the default origin comes from when `origins` is not given (axios: the
+ * instance's `baseURL`); `https://api.vibrant-wellness.com` when it is empty or absent.
+ * @throws {@link VibrantConfigError} when an option, or the environment for the default client, is invalid.
+ * @internal
+ */
+export function resolveRequestAuth(
+	options: unknown,
+	caller: string,
+	fallback?: {readonly url: unknown; readonly setting: string},
+): RequestAuth {
+	if (typeof options !== 'object' || options === null) {
+		throw new VibrantConfigError(`${caller} options must be an object.`);
+	}
+
+	const {client, origins} = options as {client?: unknown; origins?: unknown};
+	if (client !== undefined && !(client instanceof Client)) {
+		throw new VibrantConfigError('Option client must be a Client of vibrant-oauth2-client.');
+	}
+
+	const allowed = resolveOrigins(origins, fallback);
+	const cache = cacheOf(client ?? new Client());
+	return {cache, isAllowed: createOriginCheck(allowed)};
+}
+
+/**
+ * The origin check: whether a URL's origin is one of `allowed` (serialised origins), with no
+ * `user:password@` in it. Fails closed: a URL that does not parse is not allowed.
+ *
+ * @internal
+ */
+export function createOriginCheck(allowed: readonly string[]): (url: string) => boolean {
+	const allowedSet = new Set(allowed);
+	const verdicts = new Map<string, boolean>();
+	return url => {
+		// The common case without parsing: an allowed origin, then the end of the authority.
+		for (const origin of allowed) {
+			if (startsWithOrigin(url, origin)) {
+				return true;
+			}
+		}
+
+		let verdict = verdicts.get(url);
+		if (verdict === undefined) {
+			verdict = hasAllowedOrigin(url, allowedSet);
+			// URLs repeat (a baseURL, a few absolute URLs); bound the memory for callers whose don't.
+			if (verdicts.size >= maxCachedUrls) {
+				verdicts.clear();
+			}
+
+			verdicts.set(url, verdict);
+		}
+
+		return verdict;
+	};
+}
+
+/**
+ * Whether `url` is `origin` followed by nothing or by `/`, `?`, `#` or `\`. The WHATWG URL parser
+ * ends the authority of an http(s) URL at exactly those, so such a URL has that origin and no
+ * userinfo. Anything else (`:443`, `@`, upper case, spaces) takes the parsing path.
+ */
+function startsWithOrigin(url: string, origin: string): boolean {
+	if (!url.startsWith(origin)) {
+		return false;
+	}
+
+	const next = url.charCodeAt(origin.length);
+	return Number.isNaN(next) || next === 47 || next === 63 || next === 35 || next === 92;
+}
+
+function hasAllowedOrigin(url: string, allowedSet: ReadonlySet<string>): boolean {
+	try {
+		const parsed = new URL(url);
+		return allowedSet.has(parsed.origin) && parsed.username === '' && parsed.password === '';
+	} catch {
+		return false;
+	}
+}
+
+function resolveOrigins(origins: unknown, fallback: {readonly url: unknown; readonly setting: string} | undefined): string[] {
+	if (origins === undefined) {
+		if (typeof fallback?.url === 'string' && fallback.url !== '') {
+			return [toOrigin(fallback.url, fallback.setting)];
+		}
+
+		return [defaultOrigin];
+	}
+
+	if (!Array.isArray(origins) || origins.length === 0) {
+		throw new VibrantConfigError('Option origins must be a non-empty array of origins such as "https://api.vibrant-wellness.com".');
+	}
+
+	return origins.map((origin: unknown, index) => {
+		if (typeof origin !== 'string') {
+			throw new VibrantConfigError(`Option origins[${index}] must be a string.`);
+		}
+
+		return toOrigin(origin, `origins[${index}]`);
+	});
+}
+
+function toOrigin(text: string, setting: string): string {
+	let url: URL;
+	try {
+		url = new URL(text);
+	} catch {
+		throw new VibrantConfigError(
+			`${setting} is not an absolute URL, so the origin that may receive the token is unknown; pass the origins option.`,
+		);
+	}
+
+	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+		throw new VibrantConfigError(
+			`${setting} uses plain http: to ${url.host}; the token travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
+		);
+	}
+
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+		throw new VibrantConfigError(`${setting} must be an https: origin (it uses ${url.protocol}).`);
+	}
+
+	return url.origin;
+}
+
+/**
+ * Whose `Authorization` is it: a header name is `Authorization` in any letter case. A request that
+ * reaches us with one carries the caller's own credentials, which we neither replace nor retry.
+ *
+ * @internal
+ */
+export function isAuthorizationName(name: string): boolean {
+	return name.length === 13 && name.toLowerCase() === 'authorization';
+}
+
+/**
+ * The name under which a header record (a plain object, or axios's `AxiosHeaders`) holds
+ * `Authorization`, in any letter case, as axios's own lookup (`AxiosHeaders.has` / `set`) and
+ * fetch's record conversion find it.
+ *
+ * @internal
+ */
+export function authorizationKey(headers: object): string | undefined {
+	// for…in allocates no array; AxiosHeaders keeps headers as its only enumerable properties.
+	for (const name in headers) {
+		if (isAuthorizationName(name)) {
+			return name;
+		}
+	}
+
+	return undefined;
+}
+
+/**
+ * Whether a request body can be sent a second time: strings, buffers, typed arrays,
+ * `URLSearchParams`, `FormData` and `Blob`s can; a stream (Node's or the web's, or any async
+ * iterable) can be read once.
+ *
+ * @internal
+ */
+export function isReplayable(data: unknown): boolean {
+	if (typeof data !== 'object' || data === null) {
+		return true;
+	}
+
+	const candidate = data as {pipe?: unknown; getReader?: unknown; [Symbol.asyncIterator]?: unknown};
+	return (
+		typeof candidate.pipe !== 'function' &&
+		typeof candidate.getReader !== 'function' &&
+		(typeof candidate[Symbol.asyncIterator] !== 'function' || data instanceof Blob)
+	);
+}

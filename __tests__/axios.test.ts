@@ -325,7 +325,8 @@ describe('attaching', () => {
 			otherTokens.reply({body: {access_token: 'token-99'}});
 			const other = new Client({clientId, clientSecret: secret, tokenUrl: otherTokens.url});
 			expect(attachVibrantAuth(instance, {client: other})).toBe(instance);
-			expect(requestHandlers(instance)).toBe(1);
+			// One pair: the synchronous interceptor for a warm token, the asynchronous one for a cold one.
+			expect(requestHandlers(instance)).toBe(2);
 			await instance.get('/a');
 			expect(authorizations(api)).toEqual(['Bearer token-99']);
 			expect(tokens.requests).toHaveLength(0);

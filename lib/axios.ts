@@ -1,6 +1,7 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
 import type {Client} from './client.js';
-import {authorizationKey, isReplayable, resolveRequestAuth} from './request-auth.js';
+import {isUnauthorizedObserved, publishUnauthorized} from './diagnostics.js';
+import {authorizationKey, isReplayable, originAndPath, resolveRequestAuth} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 declare module 'axios' {
@@ -55,7 +56,7 @@ const stateKey = 'vibrant-oauth2-client';
 // axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
 const absoluteUrlPattern = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 
-const attachments = new WeakMap<object, {request: number; response: number}>();
+const attachments = new WeakMap<object, {request: readonly number[]; response: number}>();
 
 /**
  * Makes an axios instance authenticate its requests to the Vibrant API: every request to an allowed
@@ -100,9 +101,38 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 		}
 	}
 
-	const request = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect));
+	// Two request interceptors, of which axios runs one per request (it asks runWhen first, in the
+	// order of registration). With a token cached, the synchronous one: when every interceptor that
+	// applies is synchronous, axios runs them without a promise hop, so a warm request costs what a
+	// bare one does. Without a token, the asynchronous one, which waits for it.
+	let coldConfig: object | undefined;
+	const cold = instance.interceptors.request.use(
+		config => authorize(config as Config, cache, isAllowed, beforeRedirect, false),
+		undefined,
+		{
+			runWhen(config) {
+				if (config.vibrantAuth === false || cache.cached() !== undefined) {
+					return false;
+				}
+
+				coldConfig = config;
+				return true;
+			},
+		},
+	);
+	const warm = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect, true), undefined, {
+		synchronous: true,
+		runWhen(config) {
+			if (config === coldConfig) {
+				coldConfig = undefined;
+				return false;
+			}
+
+			return config.vibrantAuth !== false;
+		},
+	});
 	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, instance, cache));
-	attachments.set(instance, {request, response});
+	attachments.set(instance, {request: [cold, warm], response});
 	return instance;
 }
 
@@ -114,17 +144,28 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 export function detachVibrantAuth(instance: AxiosInstance): void {
 	const ids = attachments.get(instance);
 	if (ids !== undefined) {
-		instance.interceptors.request.eject(ids.request);
+		for (const id of ids.request) {
+			instance.interceptors.request.eject(id);
+		}
+
 		instance.interceptors.response.eject(ids.response);
 		attachments.delete(instance);
 	}
 }
 
+/**
+ * Sets our token on a request that is ours to authorize. `warm`: axios was told a moment ago
+ * (runWhen) that a token is cached and runs this synchronously, so it must not wait: a token that
+ * has just passed its usable life is still valid (the expiry buffer), and is taken. Only when the
+ * cache was emptied in between (a 401 or `clearCache()` during an asynchronous interceptor of the
+ * caller's) does it return a promise, which an asynchronous chain waits for.
+ */
 function authorize(
 	config: Config,
 	cache: TokenCache,
 	isAllowed: (url: string) => boolean,
 	beforeRedirect: BeforeRedirect,
+	warm: boolean,
 ): Config | Promise<Config> {
 	if (config.vibrantAuth === false) {
 		return config;
@@ -148,7 +189,7 @@ function authorize(
 		return config;
 	}
 
-	const token = cache.cached();
+	const token = warm ? (cache.cached() ?? cache.peek()) : cache.cached();
 	if (token !== undefined) {
 		return setToken(config, state, token, beforeRedirect, key);
 	}
@@ -205,11 +246,14 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 	// The retry's own 401 says nothing new: the token it carried is fresh, and dropping it too would
 	// cost a token request per rejected request.
 	if (state.retried) {
+		reportUnauthorized(instance, config, false);
 		throw error;
 	}
 
 	cache.invalidate(sent);
-	if (!isReplayable(config.data)) {
+	const replayable = isReplayable(config.data);
+	reportUnauthorized(instance, config, replayable);
+	if (!replayable) {
 		throw error;
 	}
 
@@ -217,6 +261,13 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 	// The body was serialised by the first attempt; do not transform it twice (as axios-retry does).
 	config.transformRequest = [(data: unknown) => data];
 	return instance.request(config);
+}
+
+function reportUnauthorized(instance: AxiosInstance, config: InternalAxiosRequestConfig, retried: boolean): void {
+	if (isUnauthorizedObserved()) {
+		const {origin, path} = originAndPath(instance.getUri(config));
+		publishUnauthorized({integration: 'axios', method: (config.method ?? 'get').toUpperCase(), origin, path, retried});
+	}
 }
 
 /**

@@ -1,6 +1,7 @@
 import type {Client} from './client.js';
 import {VibrantConfigError} from './errors.js';
-import {authorizationKey, isAuthorizationName, isReplayable, resolveRequestAuth} from './request-auth.js';
+import {isUnauthorizedObserved, publishUnauthorized} from './diagnostics.js';
+import {authorizationKey, isAuthorizationName, isReplayable, originAndPath, resolveRequestAuth} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 /**
@@ -207,6 +208,7 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 	// Every 401 to a request that carried our token comes through here.
 	async function retryOnUnauthorized(exchange: Exchange, sent: string, response: Response): Promise<Response> {
 		cache.invalidate(sent);
+		reportUnauthorized(exchange, response, exchange.replayable);
 		if (!exchange.replayable) {
 			return response;
 		}
@@ -215,7 +217,12 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 		// a token request per rejected request.
 		await release(response);
 		const fresh = await tokenFor(cache, exchange.signal);
-		return (await deliver(exchange, fresh, undefined)).response;
+		const answer = await deliver(exchange, fresh, undefined);
+		if (answer.response.status === 401 && answer.authorized) {
+			reportUnauthorized(exchange, answer.response, false);
+		}
+
+		return answer.response;
 	}
 
 	/**
@@ -262,6 +269,13 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 		}
 
 		return {response, authorized};
+	}
+}
+
+function reportUnauthorized(exchange: Exchange, response: Response, retried: boolean): void {
+	if (isUnauthorizedObserved()) {
+		const {origin, path} = originAndPath(response.url === '' ? exchange.url : response.url);
+		publishUnauthorized({integration: 'fetch', method: exchange.method.toUpperCase(), origin, path, retried});
 	}
 }
 

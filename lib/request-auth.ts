@@ -204,3 +204,18 @@ export function isReplayable(data: unknown): boolean {
 		(typeof candidate[Symbol.asyncIterator] !== 'function' || data instanceof Blob)
 	);
 }
+
+/**
+ * The origin and the path (without the query, which may carry something private) of a request URL,
+ * as the unauthorized channel reports them; empty strings for a URL that does not parse.
+ *
+ * @internal
+ */
+export function originAndPath(url: string): {origin: string; path: string} {
+	try {
+		const parsed = new URL(url);
+		return {origin: parsed.origin, path: parsed.pathname};
+	} catch {
+		return {origin: '', path: ''};
+	}
+}

@@ -120,6 +120,14 @@ export class TokenCache {
 		return this.#current.accessToken;
 	}
 
+	/**
+	 * The current token even past its usable life (it is still valid for the expiry buffer), or
+	 * `undefined` after `clear()` or a 401; never does I/O, starts nothing.
+	 */
+	peek(): string | undefined {
+		return this.#current?.accessToken;
+	}
+
 	/** Drops the token; fetches in flight may answer their callers but may not refill the cache. */
 	clear(): void {
 		log('cache cleared');

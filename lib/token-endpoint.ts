@@ -43,7 +43,10 @@ export type TokenFetcher = () => Promise<{token: CachedToken; response: TokenRes
  */
 export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 	const axios = loadAxios();
-	const redact = createRedactor(config);
+	const redactSecret = createRedactor(config);
+	// A body that is not a usable answer may still hold a token (truncated JSON, a form-encoded
+	// answer): in an error message, a token is as secret as the secret.
+	const redact = (text: string) => redactSecret(text).replaceAll(tokenFieldPattern, '$1[redacted]');
 	const endpoint = `${config.tokenUrl.origin}${config.tokenUrl.pathname}`;
 	const form = new URLSearchParams({grant_type: 'client_credentials'});
 	const headers: Record<string, string> = {
@@ -242,8 +245,7 @@ const tokenFieldPattern = /((?:access|refresh|id)_token\\?["']?\s*[:=]\s*\\?["']
 
 /**
  * Replaces every form of the secret that a server may echo back (raw, form- and percent-encoded,
- * inside the Basic header, JSON- and HTML-escaped), and any token value it holds, before server
- * text is quoted anywhere.
+ * inside the Basic header, JSON- and HTML-escaped) before server text is quoted anywhere.
  *
  * @internal
  */
@@ -270,9 +272,7 @@ export function createRedactor(config: Pick<ResolvedConfig, 'clientId' | 'client
 			result = result.replaceAll(form, '[redacted]');
 		}
 
-		// A body that is not a usable answer may still hold a token (truncated JSON, a form-encoded
-		// answer): a token is as secret as the secret, in a message or a log.
-		return result.replaceAll(tokenFieldPattern, '$1[redacted]');
+		return result;
 	};
 }
 

@@ -315,6 +315,70 @@ describe('the 401 retry', () => {
 	});
 });
 
+describe('the warm path', () => {
+	/** Whether axios called the adapter (a real http adapter underneath) inside the call to request(). */
+	function synchronousDispatch(target: AxiosInstance) {
+		const http = axios.getAdapter('http');
+		const state = {inside: false, dispatchedInside: [] as boolean[]};
+		target.defaults.adapter = async config => {
+			state.dispatchedInside.push(state.inside);
+			return http(config);
+		};
+
+		return {
+			async request(path: string) {
+				state.inside = true;
+				const pending = target.get(path);
+				state.inside = false;
+				return pending;
+			},
+			state,
+		};
+	}
+
+	test('with a token cached, no asynchronous step of ours: axios dispatches within the call', async () => {
+		const probe = synchronousDispatch(instance);
+		await probe.request('/cold');
+		await probe.request('/warm');
+		await probe.request('/warm-again');
+		// Cold: the interceptor waits for the token. Warm: the whole chain runs synchronously.
+		expect(probe.state.dispatchedInside).toEqual([false, true, true]);
+		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-1', 'Bearer token-1']);
+		expect(tokens.requests).toHaveLength(1);
+	});
+
+	test("an asynchronous interceptor of the caller's makes the chain asynchronous, and the token still goes on", async () => {
+		instance.interceptors.request.use(async config => config);
+		const probe = synchronousDispatch(instance);
+		await probe.request('/cold');
+		await probe.request('/warm');
+		expect(probe.state.dispatchedInside).toEqual([false, false]);
+		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-1']);
+	});
+
+	test('a token cleared while a warm request waits in an asynchronous interceptor: the request waits for a fresh one', async () => {
+		await instance.get('/warm-up');
+		let release!: () => void;
+		const gate = new Promise<void>(resolve => {
+			release = resolve;
+		});
+		// Registered after attaching, so it runs before ours, after axios has chosen our warm interceptor.
+		instance.interceptors.request.use(async config => {
+			await gate;
+			return config;
+		});
+		const pending = instance.get('/after-clear');
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+		client.clearCache();
+		release();
+		expect((await pending).status).toBe(200);
+		expect(authorizations(api)).toEqual(['Bearer token-1', 'Bearer token-2']);
+		expect(tokens.requests).toHaveLength(2);
+	});
+});
+
 describe('attaching', () => {
 	const requestHandlers = (target: AxiosInstance) =>
 		(target.interceptors.request as unknown as {handlers: unknown[]}).handlers.filter(Boolean).length;

@@ -1,8 +1,13 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import {Readable} from 'node:stream';
+import axios, {AxiosError} from 'axios';
+import {attachVibrantAuth} from '../lib/axios.js';
 import {Client, cacheOf} from '../lib/client.js';
-import type {StoreEventMessage, TokenRequestTrace} from '../lib/diagnostics.js';
+import type {StoreEventMessage, TokenRequestTrace, UnauthorizedMessage} from '../lib/diagnostics.js';
 import {VibrantTokenError} from '../lib/errors.js';
+import {withVibrantAuth} from '../lib/fetch.js';
 import type {TokenStore} from '../lib/token-store.js';
+import {type ApiServer, startApiServer} from './helpers/api-server.js';
 import {waitFor} from './helpers/deferred.js';
 import {type TokenServer, startTokenServer, tokenReply} from './helpers/token-server.js';
 
@@ -260,5 +265,62 @@ describe('the channel vibrant-oauth2-client:store', () => {
 		// The token is written to the store after the callers have it.
 		await waitFor(() => messages.at(-1)?.event === 'recovered');
 		expect(JSON.stringify(messages)).not.toContain('never passed on');
+	});
+});
+
+describe('the channel vibrant-oauth2-client:unauthorized', () => {
+	const messages: UnauthorizedMessage[] = [];
+	const listener = (message: unknown) => {
+		messages.push(message as UnauthorizedMessage);
+	};
+
+	let api: ApiServer;
+
+	beforeEach(async () => {
+		messages.length = 0;
+		api = await startApiServer();
+		diagnosticsChannel.subscribe('vibrant-oauth2-client:unauthorized', listener);
+	});
+
+	afterEach(async () => {
+		diagnosticsChannel.unsubscribe('vibrant-oauth2-client:unauthorized', listener);
+		await api.close();
+	});
+
+	const client = () => new Client({...options, tokenUrl: server.url});
+
+	test('axios: one message per 401 it handles, retried or not; none for a 401 it did not cause', async () => {
+		const instance = attachVibrantAuth(axios.create({baseURL: `${api.origin}/v1`}), {client: client()});
+		await instance.get('/warm-up');
+		api.revoke('Bearer token-1');
+		expect((await instance.get('/orders/7?secret-query=1')).status).toBe(200);
+		// A stream cannot be sent again: its 401 is reported as not retried.
+		api.revoke('Bearer token-2');
+		await expect(instance.post('/upload', Readable.from(['x']))).rejects.toThrow(AxiosError);
+		// The retry's own 401.
+		await expect(instance.get('/status/401')).rejects.toThrow(AxiosError);
+		// The caller's own Authorization: not ours to handle.
+		await expect(instance.get('/x', {headers: {Authorization: 'Bearer mine'}})).rejects.toThrow(AxiosError);
+		expect(messages).toEqual([
+			{integration: 'axios', method: 'GET', origin: api.origin, path: '/v1/orders/7', retried: true},
+			{integration: 'axios', method: 'POST', origin: api.origin, path: '/v1/upload', retried: false},
+			{integration: 'axios', method: 'GET', origin: api.origin, path: '/v1/status/401', retried: true},
+			{integration: 'axios', method: 'GET', origin: api.origin, path: '/v1/status/401', retried: false},
+		]);
+		expect(JSON.stringify(messages)).not.toContain('token-');
+	});
+
+	test('fetch: the same messages', async () => {
+		const authFetch = withVibrantAuth(fetch, {client: client(), origins: [api.origin]});
+		await authFetch(`${api.origin}/v1/warm-up`);
+		api.revoke('Bearer token-1');
+		expect((await authFetch(`${api.origin}/v1/orders/7?secret-query=1`)).status).toBe(200);
+		expect((await authFetch(`${api.origin}/v1/status/401`, {method: 'DELETE'})).status).toBe(401);
+		expect((await authFetch(`${api.origin}/v1/x`, {headers: {authorization: 'Bearer mine'}})).status).toBe(401);
+		expect(messages).toEqual([
+			{integration: 'fetch', method: 'GET', origin: api.origin, path: '/v1/orders/7', retried: true},
+			{integration: 'fetch', method: 'DELETE', origin: api.origin, path: '/v1/status/401', retried: true},
+			{integration: 'fetch', method: 'DELETE', origin: api.origin, path: '/v1/status/401', retried: false},
+		]);
 	});
 });

@@ -1,5 +1,6 @@
 import {Client} from '../lib/client.js';
 import type {TokenStore} from '../lib/token-store.js';
+import {waitFor} from './helpers/deferred.js';
 import {type TokenServer, startTokenServer, tokenReply} from './helpers/token-server.js';
 
 // The cross-process protocol against stores that misbehave in every way a shared store can: the
@@ -170,5 +171,23 @@ describe('waiting for another process', () => {
 			setTimeout(resolve, 200);
 		});
 		expect(calls.extendLock).toBe(extended);
+	});
+
+	test('a store failure while the holder fetches does not keep its lock: the unlock is sent even during the back-off', async () => {
+		const {store, calls} = storeThat(
+			async method => (method === 'extendLock' ? Promise.reject(new Error('LOADING')) : method === 'lock' ? true : undefined),
+			{lockTtlMs: 150},
+		);
+		const release = tokens.hold();
+		const pending = clientWith(store).getToken();
+		await new Promise(resolve => {
+			setTimeout(resolve, 200);
+		});
+		release();
+		expect(await pending).toBe('Bearer token-1');
+		await waitFor(() => calls.unlock === 1);
+		// The write waits for the back-off to end; the unlock did not.
+		expect(calls.set).toBe(0);
+		expect(calls.extendLock).toBeGreaterThanOrEqual(1);
 	});
 });

@@ -276,14 +276,18 @@ export class SharedToken {
 		return context.isCurrent() ? sealToken(token, this.#slot) : undefined;
 	}
 
-	/** Writes the token (if any), then unlocks: whoever sees the lock gone also sees the entry. */
+	/**
+	 * Writes the token (if any), then unlocks: whoever sees the lock gone also sees the entry. The
+	 * unlock is tried even during a back-off: a lock left behind would hold the other processes back
+	 * for lockTtlMs, and nobody waits for it.
+	 */
 	#release(owner: string, entry: {sealed: string; token: CachedToken} | undefined): void {
 		void (async () => {
 			if (entry !== undefined) {
 				await this.#write(entry.sealed, entry.token);
 			}
 
-			await this.#call('unlock', async () => this.#store.unlock(this.#slot.key, owner));
+			await this.#call('unlock', async () => this.#store.unlock(this.#slot.key, owner), true);
 		})();
 	}
 
@@ -306,10 +310,11 @@ export class SharedToken {
 
 	/**
 	 * Runs one store operation: a rejection, a throw or no answer within commandTimeoutMs is `failed`,
-	 * starts a back-off during which the store is not asked at all, and never escapes.
+	 * starts a back-off during which the store is not asked at all (unless `evenInBackoff`), and never
+	 * escapes.
 	 */
-	async #call<T>(operation: string, run: () => Promise<T>): Promise<T | Failed> {
-		if (this.#now() < this.#resumeAt) {
+	async #call<T>(operation: string, run: () => Promise<T>, evenInBackoff = false): Promise<T | Failed> {
+		if (!evenInBackoff && this.#now() < this.#resumeAt) {
 			return failed;
 		}
 

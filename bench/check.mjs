@@ -105,10 +105,55 @@ if (need('memory', 'memory')) {
 	}
 }
 
+// The fleet rows (bench/fleet.mjs): skipped without redis-server, and then reported as skipped.
+const skipped = [];
+const fleetTargets = {
+	coldStart: 'fleet cold start: 8 processes × 25 concurrent requests make 1 token request, 0 failures',
+	rollover: 'fleet rollover: tokens renewed, no more token requests than one process alone (+ 1), 0 requests waited, 0 failures',
+	storm: 'fleet revocation storm: 1 token request, 0 failures, at most 1 retry per request',
+	redisStopped: 'fleet with Redis stopped (SIGSTOP) mid-run: 0 failed requests; sharing resumes after SIGCONT (1 token request)',
+};
+const f = results.fleet;
+if (f === undefined) {
+	check('fleet: bench/fleet.mjs was run', 'missing', false);
+} else if (f.skipped !== undefined) {
+	skipped.push(...Object.values(fleetTargets).map(name => `${name}: ${f.skipped}`));
+} else {
+	for (const [key, name] of Object.entries(fleetTargets)) {
+		const r = f[key];
+		if (r === undefined) {
+			check(`${name}: scenario "${key}" was run`, 'missing', false);
+		} else if (key === 'coldStart' || key === 'storm') {
+			const ok = r.store.tokenRequests === 1 && r.store.failures === 0 && r.store.maxApiCallsPerRequest <= 2;
+			check(
+				name,
+				`${r.store.tokenRequests} token request(s), ${r.store.failures} failures (without a store: ${r.noStore.tokenRequests})`,
+				ok,
+			);
+		} else if (key === 'rollover') {
+			const ok =
+				r.single.tokenRequests >= 2 &&
+				r.store.tokenRequests <= r.single.tokenRequests + 1 &&
+				r.store.waited === 0 &&
+				r.store.failures === 0;
+			const actual = `${r.store.tokenRequests} token requests (one process alone: ${r.single.tokenRequests}; without a store: ${r.noStore.tokenRequests}), ${r.store.waited} waited, ${r.store.failures} failures`;
+			check(name, actual, ok);
+		} else {
+			const ok = r.store.failures === 0 && r.store.tokenRequestsAfterResume === 1;
+			const actual = `${r.store.failures} failures; token requests during the outage ${r.store.tokenRequestsDuringOutage}, after SIGCONT ${r.store.tokenRequestsAfterResume}`;
+			check(name, actual, ok);
+		}
+	}
+}
+
 const when = `${results.date ?? 'unknown date'}, node ${results.machine?.node ?? '?'}, ${results.machine?.cpuCount ?? '?'}× ${results.machine?.cpuModel ?? '?'}`;
 console.log(`bench:check on bench/results.json (${when})${results.quick ? ' — a QUICK run' : ''}`);
 for (const {name, actual, ok} of checks) {
 	console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}: ${actual}`);
+}
+
+for (const name of skipped) {
+	console.log(`skip  ${name}`);
 }
 
 const failed = checks.filter(entry => !entry.ok).length;
@@ -118,3 +163,6 @@ if (failed > 0) {
 }
 
 console.log(`bench:check: all ${checks.length} targets met.`);
+if (skipped.length > 0) {
+	console.log(`bench:check: ${skipped.length} fleet targets were SKIPPED, not met.`);
+}

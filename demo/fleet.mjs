@@ -1,0 +1,310 @@
+// `npm run demo:fleet`: one token for a whole fleet, through Redis, with no credentials and no
+// network. It starts a redis-server (a temporary directory, a free loopback port, no persistence),
+// the embedded OAuth2 authorization server (oidc-provider) and its protected API, then 8 worker
+// processes, each using the built package the way an application would:
+// `attachVibrantAuth(axios.create(…), {client: new Client({store: new RedisTokenStore(redis)})})`.
+// Every count printed comes from the servers; a wrong count exits 1. Without redis-server it says
+// so and exits 0.
+//
+// The same file is the worker process: forked with the argument `worker`.
+import {fork, spawn, spawnSync} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import axios from 'axios';
+import {Redis} from 'ioredis';
+import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
+
+const processes = 8;
+/** Concurrent requests per process: at the cold start, then after each revocation. */
+const coldRequests = 25;
+const laterRequests = 10;
+
+if (process.argv[2] === 'worker') {
+	runWorker();
+} else {
+	await runDemo();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A worker: one process of the fleet, driven over IPC ({id, command, args} → {id, result}).
+
+function runWorker() {
+	let client;
+	let api;
+	const commands = {
+		init({redisUrl, clientOptions, apiOrigin}) {
+			const redis = new Redis(redisUrl);
+			// An application listens for errors; the store's own timeout bounds every wait.
+			redis.on('error', () => {});
+			client = new Client({...clientOptions, store: new RedisTokenStore(redis)});
+			api = attachVibrantAuth(axios.create({baseURL: apiOrigin}), {client});
+			return null;
+		},
+		/** `count` concurrent GETs: their statuses, or the error's name. */
+		async requests({count}) {
+			const settled = await Promise.allSettled(Array.from({length: count}, (_, index) => api.get(`/labs/${process.pid}/${index}`)));
+			return settled.map(result => (result.status === 'fulfilled' ? result.value.status : (result.reason?.name ?? 'Error')));
+		},
+		async token() {
+			return client.getToken();
+		},
+	};
+
+	process.on('message', async ({id, command, args}) => {
+		try {
+			process.send({id, result: await commands[command](args ?? {})});
+		} catch (error) {
+			process.send({id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error)});
+		}
+	});
+	process.on('disconnect', () => process.exit(0));
+	process.send({ready: true});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The demo
+
+async function runDemo() {
+	if (spawnSync('redis-server', ['--version'], {stdio: 'ignore'}).status !== 0) {
+		console.log(
+			'demo:fleet needs redis-server, which is not installed: `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), then run it again.',
+		);
+		return;
+	}
+
+	const failures = [];
+	const print = line => {
+		console.log(line);
+	};
+
+	/** Records a mismatch; returns the actual value for the narration. */
+	function expectCount(label, actual, expected) {
+		if (actual !== expected) {
+			failures.push(`${label}: expected ${expected}, got ${actual}`);
+		}
+
+		return actual;
+	}
+
+	// Nothing may hang: a demo that waits forever is a failure.
+	setTimeout(() => {
+		console.error('FAILED demo:fleet did not finish within 90 s');
+		process.exit(1);
+	}, 90_000).unref();
+	process.once('SIGINT', () => process.exit(130));
+	process.once('SIGTERM', () => process.exit(143));
+
+	// Everything starts at once; the workers are stopped (killed) whatever happens.
+	const starting = Array.from({length: processes}, async () => startWorker());
+	const workers = [];
+	process.on('exit', () => {
+		for (const worker of workers) {
+			worker.child.kill();
+		}
+	});
+	const [redis, {grantedScope, startAuthServer}] = await Promise.all([
+		startRedisServer(),
+		import('../__tests__/helpers/oidc/auth-server.mjs'),
+		...starting.map(async started => workers.push(await started)),
+	]);
+	const auth = await startAuthServer();
+	try {
+		const {clientId, clientSecret} = auth.clients.post;
+		const clientOptions = {clientId, clientSecret, tokenUrl: auth.tokenUrl, scope: grantedScope, authMethod: 'client_secret_post'};
+		await Promise.all(workers.map(async worker => worker.call('init', {redisUrl: redis.url, clientOptions, apiOrigin: auth.apiOrigin})));
+		print(`vibrant-oauth2-client fleet demo: ${processes} processes, each with its own Redis connection, share one token`);
+		print(
+			`  redis-server ${redis.version} on ${redis.url}, token endpoint ${auth.tokenUrl}, API ${auth.apiOrigin}; counts are the servers' own`,
+		);
+
+		/** Every process sends `count` concurrent GETs; what the servers counted meanwhile. */
+		async function fleetRequests(count) {
+			const before = auth.counts();
+			const statuses = (await Promise.all(workers.map(async worker => worker.call('requests', {count})))).flat();
+			const after = auth.counts();
+			return {
+				requests: statuses.length,
+				ok: statuses.filter(status => status === 200).length,
+				tokenRequests: after.tokenRequests - before.tokenRequests,
+				apiCalls: after.apiCalls - before.apiCalls,
+				api401: after.apiRejected - before.apiRejected,
+			};
+		}
+
+		const answers = (step, r) => `${expectCount(`${step}: 200 answers`, r.ok, r.requests)}×200`;
+		const retried = (step, r) =>
+			`API calls: ${expectCount(`${step}: API calls`, r.apiCalls, 2 * r.requests)}, of which 401: ${expectCount(`${step}: 401 answers`, r.api401, r.requests)}`;
+
+		// 1. Cold start: every process needs a token at once; one of them fetches it for all.
+		const cold = await fleetRequests(coldRequests);
+		expectCount('cold start: requests', cold.requests, processes * coldRequests);
+		print(
+			`1. Cold start: ${processes} processes, ${cold.requests} requests (${coldRequests} concurrent in each) -> ${answers('cold start', cold)}, ` +
+				`${expectCount('cold start: token requests', cold.tokenRequests, 1)} token request ` +
+				`(API calls: ${expectCount('cold start: API calls', cold.apiCalls, cold.requests)}).`,
+		);
+
+		// 2. Revocation: every process gets 401s; the first to take the lock fetches, the others adopt its token.
+		const tokens = new Set(await Promise.all(workers.map(async worker => worker.call('token'))));
+		expectCount('revocation: distinct tokens in the fleet', tokens.size, 1);
+		await auth.revoke([...tokens][0]);
+		const revocation = await fleetRequests(laterRequests);
+		print(
+			`2. The fleet's token revoked at the server; ${revocation.requests} requests (${laterRequests} concurrent in each process) -> ${answers('revocation', revocation)} after one retry each: ` +
+				`${expectCount('revocation: token requests', revocation.tokenRequests, 1)} token request for the fleet (${retried('revocation', revocation)}).`,
+		);
+
+		// 3. Redis stops answering (SIGSTOP) and the token is revoked again: no process can share, each fetches for itself.
+		const shared = new Set(await Promise.all(workers.map(async worker => worker.call('token'))));
+		expectCount('Redis stopped: distinct tokens in the fleet', shared.size, 1);
+		redis.pause();
+		let outage;
+		try {
+			await auth.revoke([...shared][0]);
+			outage = await fleetRequests(laterRequests);
+		} finally {
+			redis.resume();
+		}
+
+		print(
+			`3. Redis stopped (SIGSTOP) and the token revoked again; ${outage.requests} requests -> ${answers('Redis stopped', outage)}: ` +
+				`Redis did not answer within commandTimeoutMs (500 ms), so each process fetched for itself: ` +
+				`${expectCount('Redis stopped: token requests', outage.tokenRequests, processes)} token requests (${retried('Redis stopped', outage)}).`,
+		);
+
+		// 4. Redis answers again (SIGCONT). Past the clients' back-off (they left Redis alone for 2 s
+		//    after two failed commands), a revocation of every process's token costs one token request again.
+		await sleep(3000);
+		const own = new Set(await Promise.all(workers.map(async worker => worker.call('token'))));
+		expectCount('Redis resumed: distinct tokens in the fleet', own.size, processes);
+		await Promise.all([...own].map(async token => auth.revoke(token)));
+		const resumed = await fleetRequests(laterRequests);
+		print(
+			`4. Redis resumed (SIGCONT); after the clients' back-off, the ${own.size} tokens revoked; ${resumed.requests} requests -> ${answers('Redis resumed', resumed)}: ` +
+				`sharing resumed, ${expectCount('Redis resumed: token requests', resumed.tokenRequests, 1)} token request for the fleet (${retried('Redis resumed', resumed)}).`,
+		);
+
+		const {tokenRequests, tokensIssued, apiCalls} = auth.counts();
+		print(`Totals from the servers: ${tokenRequests} token requests (${tokensIssued} tokens issued), ${apiCalls} API calls.`);
+	} catch (error) {
+		failures.push(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+	} finally {
+		for (const worker of workers) {
+			worker.child.kill();
+		}
+
+		await auth.close();
+		redis.stop();
+	}
+
+	if (failures.length === 0) {
+		print('All checks passed; redis-server, servers and processes stopped.');
+	} else {
+		for (const failure of failures) {
+			console.error(`FAILED ${failure}`);
+		}
+
+		process.exitCode = 1;
+	}
+}
+
+function sleep(ms) {
+	return new Promise(resolve => {
+		setTimeout(resolve, ms);
+	});
+}
+
+/** Forks this file as a worker; `call(command, args)` resolves with its answer. */
+function startWorker() {
+	const child = fork(fileURLToPath(import.meta.url), ['worker'], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']});
+	const pending = new Map();
+	let nextId = 0;
+	return new Promise((resolve, reject) => {
+		child.once('error', reject);
+		child.once('exit', code => {
+			const error = new Error(`a worker process exited (${code})`);
+			reject(error);
+			for (const call of pending.values()) {
+				call.reject(error);
+			}
+		});
+		child.on('message', message => {
+			if (message.ready) {
+				const call = (command, args) =>
+					new Promise((resolveCall, rejectCall) => {
+						const id = ++nextId;
+						pending.set(id, {resolve: resolveCall, reject: rejectCall});
+						child.send({id, command, args});
+					});
+				resolve({child, call});
+				return;
+			}
+
+			const call = pending.get(message.id);
+			pending.delete(message.id);
+			if (message.error === undefined) {
+				call.resolve(message.result);
+			} else {
+				call.reject(new Error(message.error));
+			}
+		});
+	});
+}
+
+/** A redis-server on a free loopback port in a temporary directory, without persistence; killed at exit whatever happens. */
+async function startRedisServer() {
+	const port = await new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const chosen = server.address().port;
+			server.close(() => resolve(chosen));
+		});
+	});
+	const directory = mkdtempSync(join(os.tmpdir(), 'vibrant-demo-redis-'));
+	const child = spawn(
+		'redis-server',
+		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory, '--loglevel', 'warning'],
+		{stdio: 'ignore'},
+	);
+	const stop = () => {
+		child.kill('SIGCONT');
+		child.kill('SIGKILL');
+		rmSync(directory, {recursive: true, force: true});
+	};
+
+	process.on('exit', stop);
+	const url = `redis://127.0.0.1:${port}`;
+	const probe = new Redis(url, {lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50});
+	probe.on('error', () => {});
+	const deadline = Date.now() + 10_000;
+	let version;
+	while (version === undefined) {
+		try {
+			await probe.connect();
+			version = /redis_version:(\S+)/.exec(String(await probe.info('server')))?.[1] ?? 'unknown';
+		} catch (error) {
+			probe.disconnect();
+			if (Date.now() > deadline || child.exitCode !== null) {
+				throw new Error(`redis-server on port ${port} did not start: ${error.message}`, {cause: error});
+			}
+
+			await sleep(50);
+		}
+	}
+
+	probe.disconnect();
+	return {
+		url,
+		version,
+		pause: () => child.kill('SIGSTOP'),
+		resume: () => child.kill('SIGCONT'),
+		stop() {
+			process.off('exit', stop);
+			stop();
+		},
+	};
+}

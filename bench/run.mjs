@@ -7,7 +7,8 @@
 // Environment knobs (defaults in parentheses): BENCH_QUICK=1 (shorter runs, for a smoke test),
 // BENCH_SKIP=memory,rollover (skip scenarios by name), BENCH_TIMEOUT_SECONDS (240).
 /* global fetch */
-import {fork} from 'node:child_process';
+import {execFileSync, fork, spawnSync} from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import {readFileSync, renameSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
 import {createRequire} from 'node:module';
@@ -25,7 +26,7 @@ const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
 
 const plan = {
-	overhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 1 : 4},
+	overhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 2 : 6},
 	fetchOverhead: {warmupRounds: quick ? 500 : 2000, rounds: quick ? 1500 : 5000, repetitions: quick ? 1 : 4},
 	burst: {concurrency: 200, tokenLatencyMs: 50},
 	storm: {concurrency: 200, tokenLatencyMs: 50},
@@ -90,25 +91,41 @@ function startServers() {
 
 const servers = await startServers();
 const {control, tokenUrl, apiBase} = servers;
+
+// On two or more cores, the servers run on one and this process on another (taskset, when the
+// machine has it): a request's time then depends less on what the scheduler does meanwhile.
+let pinned = false;
+if (os.cpus().length >= 2) {
+	try {
+		execFileSync('taskset', ['-pc', '1', String(servers.child.pid)], {stdio: 'ignore'});
+		execFileSync('taskset', ['-pc', '0', String(process.pid)], {stdio: 'ignore'});
+		pinned = true;
+	} catch {
+		// No taskset: unpinned, as before.
+	}
+}
 const apiOrigin = new URL(apiBase).origin;
 
 // ---------------------------------------------------------------------------------------------
 // The contenders. Each instance gets its own keep-alive agent of the same configuration.
 
 const newAgent = () => new http.Agent({keepAlive: true});
+// The overhead scenarios send one request at a time: every contender goes through this one
+// keep-alive socket, so that no contender gets a luckier connection than another.
+const sharedAgent = new http.Agent({keepAlive: true, maxSockets: 1});
 
 function newClient(options = {}) {
 	return new Client({...credentials, tokenUrl, ...options});
 }
 
 /** This package: attachVibrantAuth on a plain axios.create() instance. */
-function createOurs(client) {
-	return attachVibrantAuth(axios.create({baseURL: apiBase, httpAgent: newAgent()}), {client});
+function createOurs(client, httpAgent = newAgent()) {
+	return attachVibrantAuth(axios.create({baseURL: apiBase, httpAgent}), {client});
 }
 
 /** The baseline: no interceptors, a fixed Authorization header. */
-function createBare(authorization) {
-	return axios.create({baseURL: apiBase, httpAgent: newAgent(), headers: {Authorization: authorization}});
+function createBare(authorization, httpAgent = newAgent()) {
+	return axios.create({baseURL: apiBase, httpAgent, headers: {Authorization: authorization}});
 }
 
 /**
@@ -117,7 +134,7 @@ function createBare(authorization) {
  * and sets it on failedRequest.response.config.headers. The token is fetched with a separate
  * axios call (as the README's `axios.post(...)`), here with its own keep-alive agent.
  */
-function createAar(options = {}) {
+function createAar(options = {}, httpAgent = newAgent()) {
 	const tokenAgent = newAgent();
 	const store = {token: null};
 	const fetchToken = async () => {
@@ -129,7 +146,7 @@ function createAar(options = {}) {
 		return response.data.access_token;
 	};
 
-	const instance = axios.create({baseURL: apiBase, httpAgent: newAgent()});
+	const instance = axios.create({baseURL: apiBase, httpAgent});
 	instance.interceptors.request.use(request => {
 		request.headers['Authorization'] = `Bearer ${store.token}`;
 		return request;
@@ -324,18 +341,52 @@ function log(message) {
 	process.stderr.write(`[bench ${round((performance.now() - startedAt) / 1000)} s] ${message}\n`);
 }
 
+/** Subscribes a no-op to every channel of the package; returns the function that unsubscribes. */
+function observeEveryChannel() {
+	const noop = () => {};
+	const names = [
+		...['start', 'end', 'asyncStart', 'asyncEnd', 'error'].map(event => `tracing:vibrant-oauth2-client:token:${event}`),
+		'vibrant-oauth2-client:unauthorized',
+		'vibrant-oauth2-client:store',
+	];
+	for (const name of names) {
+		diagnosticsChannel.subscribe(name, noop);
+	}
+
+	return () => {
+		for (const name of names) {
+			diagnosticsChannel.unsubscribe(name, noop);
+		}
+	};
+}
+
 async function overheadScenario() {
 	const {warmupRounds, rounds, repetitions} = plan.overhead;
 	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
 	const client = newClient();
-	const ours = createOurs(client);
+	const ours = createOurs(client, sharedAgent);
 	const token = await client.getToken();
-	const aar = createAar();
+	const aar = createAar({}, sharedAgent);
 	await aar.warm();
+	// The least any auth plumbing costs in axios: a synchronous request interceptor that sets the
+	// header, and a response interceptor for errors (axios chains it with a .then for every request).
+	const floor = axios.create({baseURL: apiBase, httpAgent: sharedAgent});
+	floor.interceptors.request.use(
+		config => {
+			config.headers['Authorization'] = token;
+			return config;
+		},
+		undefined,
+		{synchronous: true},
+	);
+	floor.interceptors.response.use(undefined, async error => {
+		throw error;
+	});
 	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
 	const arms = [
-		{name: 'bare', instance: createBare(token)},
-		{name: 'bare2', instance: createBare(token)},
+		{name: 'bare', instance: createBare(token, sharedAgent)},
+		{name: 'bare2', instance: createBare(token, sharedAgent)},
+		{name: 'floor', instance: floor},
 		{name: 'ours', instance: ours},
 		{name: 'aar', instance: aar.instance},
 	];
@@ -350,6 +401,10 @@ async function overheadScenario() {
 	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
 	const perRepetition = [];
 	for (let repetition = 0; repetition < repetitions; repetition++) {
+		// Every other repetition runs with a subscriber on every channel of the package (a global
+		// subscription, so for a whole repetition): what observing costs a warm request.
+		const observed = repetition % 2 === 1;
+		const unobserve = observed ? observeEveryChannel() : undefined;
 		// Round-robin, one request per contender per round, the order reversed every other round:
 		// every contender sees the same moment-to-moment conditions of a noisy machine.
 		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
@@ -361,16 +416,22 @@ async function overheadScenario() {
 			}
 		}
 
+		unobserve?.();
 		const medians = Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])]));
-		for (const arm of arms) {
-			all[arm.name].push(...samples[arm.name]);
+		if (!observed) {
+			for (const arm of arms) {
+				all[arm.name].push(...samples[arm.name]);
+			}
 		}
 
 		perRepetition.push({
+			observed,
 			bareUs: round(medians.bare, 2),
 			oursUs: round(medians.ours, 2),
 			aarUs: round(medians.aar, 2),
+			floorUs: round(medians.floor, 2),
 			ratio: round(medians.ours / medians.bare, 4),
+			floorRatio: round(medians.floor / medians.bare, 4),
 			aarRatio: round(medians.aar / medians.bare, 4),
 			controlRatio: round(medians.bare2 / medians.bare, 4),
 		});
@@ -378,25 +439,39 @@ async function overheadScenario() {
 	}
 
 	const stats = await control('stats');
-	const medians = Object.fromEntries(arms.map(arm => [arm.name, median(all[arm.name])]));
+	const plain = perRepetition.filter(entry => !entry.observed);
+	const observed = perRepetition.filter(entry => entry.observed);
+	const middle = (entries, key) => round(median(entries.map(entry => entry[key])), 4);
+	const ratios = plain.map(entry => entry.ratio);
 	return {
 		method:
-			'per-request round-robin (bare, bare2, ours, aar; order reversed every other round), each request timed with process.hrtime.bigint(); median per contender',
-		requestsPerContender: rounds * repetitions,
-		bareUs: round(medians.bare, 2),
-		bare2Us: round(medians.bare2, 2),
-		oursUs: round(medians.ours, 2),
-		aarUs: round(medians.aar, 2),
-		ratio: round(medians.ours / medians.bare, 4),
-		addedUs: round(medians.ours - medians.bare, 2),
-		aarRatio: round(medians.aar / medians.bare, 4),
-		aarAddedUs: round(medians.aar - medians.bare, 2),
-		controlRatio: round(medians.bare2 / medians.bare, 4),
-		p90Us: Object.fromEntries(arms.map(arm => [arm.name, round(quantile(all[arm.name], 0.9), 1)])),
+			'per-request round-robin (bare, bare2, floor, ours, aar; order reversed every other round) over one keep-alive socket, each request timed with process.hrtime.bigint(); a median per contender per repetition; ratios are medians of the repetitions without a subscriber; every other repetition runs with a subscriber on every channel',
+		pinned,
+		requestsPerContender: rounds * plain.length,
+		...summarise(all, ['bare', 'bare2', 'floor', 'ours', 'aar']),
+		ratio: middle(plain, 'ratio'),
+		ratioSpread: [Math.min(...ratios), Math.max(...ratios)],
+		addedUs: round(median(plain.map(entry => entry.oursUs - entry.bareUs)), 2),
+		observedRatio: observed.length === 0 ? undefined : middle(observed, 'ratio'),
+		floorRatio: middle(plain, 'floorRatio'),
+		aarRatio: middle(plain, 'aarRatio'),
+		aarAddedUs: round(median(plain.map(entry => entry.aarUs - entry.bareUs)), 2),
+		controlRatio: middle(plain, 'controlRatio'),
 		perRepetition,
 		tokenRequestsDuringMeasurement: stats.tokenRequests,
 		api401DuringMeasurement: stats.api401,
 	};
+}
+
+/** Medians and p90 of every contender's samples, in µs. */
+function summarise(all, names) {
+	const summary = {p90Us: {}};
+	for (const name of names) {
+		summary[`${name}Us`] = round(median(all[name]), 2);
+		summary.p90Us[name] = round(quantile(all[name], 0.9), 1);
+	}
+
+	return summary;
 }
 
 async function fetchOverheadScenario() {
@@ -410,9 +485,12 @@ async function fetchOverheadScenario() {
 	const url = `${apiBase}/items`;
 	const bareInit = {headers: {Authorization: token}};
 	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
+	// The least a fetch wrapper that can see a 401 costs: one .then on fetch's promise.
+	const keep = response => response;
 	const arms = [
 		{name: 'bare', request: () => fetch(url, bareInit)},
 		{name: 'bare2', request: () => fetch(url, bareInit)},
+		{name: 'floor', request: () => fetch(url, bareInit).then(keep)},
 		{name: 'ours', request: () => ours(url)},
 		{name: 'badgateway', request: () => badgateway.fetch(url)},
 	];
@@ -454,6 +532,7 @@ async function fetchOverheadScenario() {
 			oursUs: round(medians.ours, 2),
 			badgatewayUs: round(medians.badgateway, 2),
 			ratio: round(medians.ours / medians.bare, 4),
+			floorRatio: round(medians.floor / medians.bare, 4),
 			badgatewayRatio: round(medians.badgateway / medians.bare, 4),
 			controlRatio: round(medians.bare2 / medians.bare, 4),
 		});
@@ -461,21 +540,20 @@ async function fetchOverheadScenario() {
 	}
 
 	const stats = await control('stats');
-	const medians = Object.fromEntries(arms.map(arm => [arm.name, median(all[arm.name])]));
+	const middle = key => round(median(perRepetition.map(entry => entry[key])), 4);
+	const ratios = perRepetition.map(entry => entry.ratio);
 	return {
 		method:
-			'per-request round-robin (bare fetch, bare fetch again, withVibrantAuth, badgateway OAuth2Fetch; order reversed every other round), each request and the reading of its body timed with process.hrtime.bigint(); median per contender',
+			'per-request round-robin (bare fetch, bare fetch again, fetch with one .then, withVibrantAuth, badgateway OAuth2Fetch; order reversed every other round), each request and the reading of its body timed with process.hrtime.bigint(); a median per contender per repetition; ratios are medians of the repetitions',
 		requestsPerContender: rounds * repetitions,
-		bareUs: round(medians.bare, 2),
-		bare2Us: round(medians.bare2, 2),
-		oursUs: round(medians.ours, 2),
-		badgatewayUs: round(medians.badgateway, 2),
-		ratio: round(medians.ours / medians.bare, 4),
-		addedUs: round(medians.ours - medians.bare, 2),
-		badgatewayRatio: round(medians.badgateway / medians.bare, 4),
-		badgatewayAddedUs: round(medians.badgateway - medians.bare, 2),
-		controlRatio: round(medians.bare2 / medians.bare, 4),
-		p90Us: Object.fromEntries(arms.map(arm => [arm.name, round(quantile(all[arm.name], 0.9), 1)])),
+		...summarise(all, ['bare', 'bare2', 'floor', 'ours', 'badgateway']),
+		ratio: middle('ratio'),
+		ratioSpread: [Math.min(...ratios), Math.max(...ratios)],
+		addedUs: round(median(perRepetition.map(entry => entry.oursUs - entry.bareUs)), 2),
+		floorRatio: middle('floorRatio'),
+		badgatewayRatio: middle('badgatewayRatio'),
+		badgatewayAddedUs: round(median(perRepetition.map(entry => entry.badgatewayUs - entry.bareUs)), 2),
+		controlRatio: middle('controlRatio'),
 		perRepetition,
 		tokenRequestsDuringMeasurement: stats.tokenRequests,
 		api401DuringMeasurement: stats.api401,
@@ -637,7 +715,60 @@ async function memoryScenario() {
 	};
 }
 
+/**
+ * What importing the package costs an ES module application that has imported axios already: time
+ * and heap after GC, each in a fresh process, interleaved with axios-auth-refresh and with nothing
+ * imported after axios; medians of the runs. Also whether a CommonJS copy of axios got loaded.
+ */
+async function footprintScenario() {
+	const runs = quick ? 3 : 9;
+	const script = target => `
+		import {createRequire} from 'node:module';
+		import axios from 'axios';
+		globalThis.gc(); globalThis.gc();
+		const heapBefore = process.memoryUsage().heapUsed;
+		const started = performance.now();
+		${target === undefined ? '' : `await import(${JSON.stringify(target)});`}
+		const ms = performance.now() - started;
+		globalThis.gc(); globalThis.gc();
+		const heapBytes = process.memoryUsage().heapUsed - heapBefore;
+		const commonJsAxios = Object.keys(createRequire(import.meta.url).cache).some(file => /[\\/]node_modules[\\/]axios[\\/]/.test(file));
+		console.log(JSON.stringify({ms, heapBytes, commonJsAxios, axios: typeof axios.create}));
+	`;
+	const contenders = {nothing: undefined, ours: 'vibrant-oauth2-client', aar: 'axios-auth-refresh'};
+	const samples = Object.fromEntries(Object.keys(contenders).map(name => [name, []]));
+	for (let run = 0; run < runs; run++) {
+		for (const [name, target] of Object.entries(contenders)) {
+			const result = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script(target)], {
+				cwd: fileURLToPath(new URL('..', import.meta.url)),
+				encoding: 'utf8',
+			});
+			if (result.status !== 0) {
+				throw new Error(`footprint ${name}: ${result.stderr}`);
+			}
+
+			samples[name].push(JSON.parse(result.stdout));
+		}
+	}
+
+	const summary = {};
+	for (const [name, list] of Object.entries(samples)) {
+		summary[name] = {
+			ms: round(median(list.map(entry => entry.ms)), 2),
+			heapBytes: Math.round(median(list.map(entry => entry.heapBytes))),
+			commonJsAxios: list.some(entry => entry.commonJsAxios),
+		};
+	}
+
+	return {
+		method: `a fresh node process per run (${runs} runs each, interleaved): import axios, gc, then time the import of the contender and measure heapUsed after gc; medians`,
+		runs,
+		...summary,
+	};
+}
+
 const scenarios = [
+	['footprint', footprintScenario],
 	['overhead', overheadScenario],
 	['fetchOverhead', fetchOverheadScenario],
 	['burst', burstScenario],
@@ -683,11 +814,28 @@ out.push(
 	`axios ${results.versions.axios}, axios-auth-refresh ${results.versions['axios-auth-refresh']}, undici ${results.versions.undici}, @badgateway/oauth2-client ${results.versions['@badgateway/oauth2-client']}${quick ? ' (QUICK run)' : ''}`,
 );
 const s = results.scenarios;
+if (s.footprint) {
+	const f = s.footprint;
+	out.push('', `0. Footprint: importing after axios, in an ES module application (${f.runs} fresh processes each; medians)`);
+	out.push(
+		table(
+			['import after axios', 'ms', 'heap after gc, kB', 'a CommonJS copy of axios loaded'],
+			[
+				['nothing: the floor of the method', f.nothing.ms, round(f.nothing.heapBytes / 1024, 1), f.nothing.commonJsAxios ? 'yes' : 'no'],
+				['vibrant-oauth2-client', f.ours.ms, round(f.ours.heapBytes / 1024, 1), f.ours.commonJsAxios ? 'yes' : 'no'],
+				['axios-auth-refresh', f.aar.ms, round(f.aar.heapBytes / 1024, 1), f.aar.commonJsAxios ? 'yes' : 'no'],
+			],
+		),
+	);
+}
+
 if (s.overhead) {
 	const o = s.overhead;
+	const plain = o.perRepetition.filter(r => !r.observed);
+	const observed = o.perRepetition.filter(r => r.observed);
 	out.push(
 		'',
-		`1. Overhead, warm token, sequential GETs: ${plan.overhead.repetitions} × ${plan.overhead.rounds} rounds, one request per contender per round (order reversed every other round)`,
+		`1. Overhead, warm token, sequential GETs over one keep-alive socket: ${plan.overhead.repetitions} × ${plan.overhead.rounds} rounds, one request per contender per round (order reversed every other round)${o.pinned ? '; servers and client pinned to separate cores' : ''}. Ratios: median of the ${plain.length} repetitions without a subscriber (ours: spread ${o.ratioSpread.join(' – ')})`,
 	);
 	out.push(
 		table(
@@ -700,13 +848,26 @@ if (s.overhead) {
 					o.p90Us.bare2,
 					round(o.bare2Us - o.bareUs, 2),
 					o.controlRatio,
-					o.perRepetition.map(r => r.controlRatio).join(' / '),
+					plain.map(r => r.controlRatio).join(' / '),
 				],
-				['vibrant attachVibrantAuth', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, o.perRepetition.map(r => r.ratio).join(' / ')],
-				['axios-auth-refresh (README)', o.aarUs, o.p90Us.aar, o.aarAddedUs, o.aarRatio, o.perRepetition.map(r => r.aarRatio).join(' / ')],
+				[
+					'floor: a sync request + an error response interceptor',
+					o.floorUs,
+					o.p90Us.floor,
+					round(o.floorUs - o.bareUs, 2),
+					o.floorRatio,
+					plain.map(r => r.floorRatio).join(' / '),
+				],
+				['vibrant attachVibrantAuth', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, plain.map(r => r.ratio).join(' / ')],
+				['axios-auth-refresh (README)', o.aarUs, o.p90Us.aar, o.aarAddedUs, o.aarRatio, plain.map(r => r.aarRatio).join(' / ')],
 			],
 		),
 	);
+	if (observed.length > 0) {
+		out.push(
+			`With a subscriber on every channel (the other ${observed.length} repetitions): attachVibrantAuth ${o.observedRatio} × bare (${observed.map(r => r.ratio).join(' / ')}), control ${observed.map(r => r.controlRatio).join(' / ')}.`,
+		);
+	}
 }
 
 if (s.fetchOverhead) {
@@ -727,6 +888,14 @@ if (s.fetchOverhead) {
 					round(o.bare2Us - o.bareUs, 2),
 					o.controlRatio,
 					o.perRepetition.map(r => r.controlRatio).join(' / '),
+				],
+				[
+					'floor: fetch with one .then',
+					o.floorUs,
+					o.p90Us.floor,
+					round(o.floorUs - o.bareUs, 2),
+					o.floorRatio,
+					o.perRepetition.map(r => r.floorRatio).join(' / '),
 				],
 				['vibrant withVibrantAuth(fetch)', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, o.perRepetition.map(r => r.ratio).join(' / ')],
 				[

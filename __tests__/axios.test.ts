@@ -348,7 +348,7 @@ describe('the warm path', () => {
 	});
 
 	test("an asynchronous interceptor of the caller's makes the chain asynchronous, and the token still goes on", async () => {
-		instance.interceptors.request.use(async config => config);
+		instance.interceptors.request.use(async config => Promise.resolve(config));
 		const probe = synchronousDispatch(instance);
 		await probe.request('/cold');
 		await probe.request('/warm');

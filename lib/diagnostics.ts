@@ -16,12 +16,19 @@ export type TokenRequestReason = 'miss' | 'refresh' | 'invalidated' | 'cleared';
 export type TokenRequestTrace = {
 	/** The token endpoint, without query or credentials. */
 	readonly tokenUrl: string;
+	/** The client id of the client that requests the token. */
 	readonly clientId: string;
 	/** The scope requested, space-separated, if any. */
 	readonly scope: string | undefined;
+	/** Why the token is requested. */
 	readonly reason: TokenRequestReason;
-	/** Set on success: the token's type (such as `Bearer`) and expiry (epoch milliseconds). */
-	result?: {readonly tokenType: string; readonly expiresAt: number};
+	/** Set on success: what the token is, never the token. */
+	result?: {
+		/** The token's type, such as `Bearer`. */
+		readonly tokenType: string;
+		/** When the token expires, in epoch milliseconds. */
+		readonly expiresAt: number;
+	};
 	/** Set on failure. */
 	error?: VibrantTokenError;
 };
@@ -31,9 +38,11 @@ export type TokenRequestTrace = {
  * integration handled.
  */
 export type UnauthorizedMessage = {
+	/** Which integration handled the 401: `attachVibrantAuth` (`axios`) or `withVibrantAuth` (`fetch`). */
 	readonly integration: 'axios' | 'fetch';
 	/** The request's method, upper case. */
 	readonly method: string;
+	/** The request's origin, such as `https://api.vibrant-wellness.com`. */
 	readonly origin: string;
 	/** The request's path, without the query. */
 	readonly path: string;
@@ -53,8 +62,11 @@ export type UnauthorizedMessage = {
  * - `recovered`: the store answered again after a failure.
  */
 export type StoreEventMessage = {
+	/** What happened (see above). */
 	readonly event: 'adopted' | 'lock-won' | 'lock-waited' | 'unreadable' | 'failed' | 'recovered';
+	/** The token endpoint of the client whose store event this is, without query. */
 	readonly tokenUrl: string;
+	/** The client id of the client whose store event this is. */
 	readonly clientId: string;
 	/** For `adopted`, `lock-won`, `lock-waited`: why the token was needed. */
 	readonly reason?: TokenRequestReason;

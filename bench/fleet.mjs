@@ -13,17 +13,16 @@
 // fleet-cold,fleet-rollover,fleet-storm,fleet-redis-stopped, BENCH_TIMEOUT_SECONDS (170).
 //
 // The same file is the worker process: forked with the argument `worker`.
-import {fork, spawn, spawnSync} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs';
+import {fork} from 'node:child_process';
+import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
-import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
 import axios from 'axios';
 import {Redis} from 'ioredis';
 import {Client, RedisTokenStore, attachVibrantAuth} from '../dist/esm/index.js';
+import {hasRedisServer, startRedisServer} from '../scripts/redis-process.mjs';
 
 const credentials = {clientId: 'bench-client', clientSecret: 'bench-secret'};
 
@@ -209,74 +208,6 @@ function connect(child, name) {
 			}
 		});
 	});
-}
-
-// ---------------------------------------------------------------------------------------------
-// redis-server: a free loopback port, a temporary directory, no persistence; killed at exit.
-
-function hasRedisServer() {
-	return spawnSync('redis-server', ['--version'], {stdio: 'ignore'}).status === 0;
-}
-
-async function freePort() {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const {port} = server.address();
-			server.close(() => resolve(port));
-		});
-	});
-}
-
-async function startRedisServer() {
-	const port = await freePort();
-	const directory = mkdtempSync(join(os.tmpdir(), 'vibrant-bench-redis-'));
-	const child = spawn(
-		'redis-server',
-		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory, '--loglevel', 'warning'],
-		{stdio: 'ignore'},
-	);
-	const stop = () => {
-		child.kill('SIGCONT');
-		child.kill('SIGKILL');
-		rmSync(directory, {recursive: true, force: true});
-	};
-
-	// Even when the bench fails or its watchdog fires.
-	process.on('exit', stop);
-	const admin = new Redis({host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50});
-	admin.on('error', () => {});
-	const deadline = Date.now() + 10_000;
-	for (;;) {
-		try {
-			await admin.connect();
-			await admin.ping();
-			break;
-		} catch (error) {
-			if (Date.now() > deadline || child.exitCode !== null) {
-				stop();
-				throw new Error(`redis-server on port ${port} did not start: ${error.message}`, {cause: error});
-			}
-
-			admin.disconnect();
-			await sleep(50);
-		}
-	}
-
-	const info = String(await admin.info('server'));
-	return {
-		port,
-		version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
-		admin,
-		pause: () => child.kill('SIGSTOP'),
-		resume: () => child.kill('SIGCONT'),
-		stop() {
-			admin.disconnect();
-			process.off('exit', stop);
-			stop();
-		},
-	};
 }
 
 // ---------------------------------------------------------------------------------------------

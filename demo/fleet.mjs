@@ -7,15 +7,12 @@
 // so and exits 0.
 //
 // The same file is the worker process: forked with the argument `worker`.
-import {fork, spawn, spawnSync} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import {join} from 'node:path';
+import {fork} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
 import axios from 'axios';
 import {Redis} from 'ioredis';
 import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
+import {hasRedisServer, startRedisServer} from '../scripts/redis-process.mjs';
 
 const processes = 8;
 /** Concurrent requests per process: at the cold start, then after each revocation. */
@@ -68,7 +65,7 @@ function runWorker() {
 // The demo
 
 async function runDemo() {
-	if (spawnSync('redis-server', ['--version'], {stdio: 'ignore'}).status !== 0) {
+	if (!hasRedisServer()) {
 		console.log(
 			'demo:fleet needs redis-server, which is not installed: `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), then run it again.',
 		);
@@ -252,59 +249,4 @@ function startWorker() {
 			}
 		});
 	});
-}
-
-/** A redis-server on a free loopback port in a temporary directory, without persistence; killed at exit whatever happens. */
-async function startRedisServer() {
-	const port = await new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const chosen = server.address().port;
-			server.close(() => resolve(chosen));
-		});
-	});
-	const directory = mkdtempSync(join(os.tmpdir(), 'vibrant-demo-redis-'));
-	const child = spawn(
-		'redis-server',
-		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory, '--loglevel', 'warning'],
-		{stdio: 'ignore'},
-	);
-	const stop = () => {
-		child.kill('SIGCONT');
-		child.kill('SIGKILL');
-		rmSync(directory, {recursive: true, force: true});
-	};
-
-	process.on('exit', stop);
-	const url = `redis://127.0.0.1:${port}`;
-	const probe = new Redis(url, {lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50});
-	probe.on('error', () => {});
-	const deadline = Date.now() + 10_000;
-	let version;
-	while (version === undefined) {
-		try {
-			await probe.connect();
-			version = /redis_version:(\S+)/.exec(String(await probe.info('server')))?.[1] ?? 'unknown';
-		} catch (error) {
-			probe.disconnect();
-			if (Date.now() > deadline || child.exitCode !== null) {
-				throw new Error(`redis-server on port ${port} did not start: ${error.message}`, {cause: error});
-			}
-
-			await sleep(50);
-		}
-	}
-
-	probe.disconnect();
-	return {
-		url,
-		version,
-		pause: () => child.kill('SIGSTOP'),
-		resume: () => child.kill('SIGCONT'),
-		stop() {
-			process.off('exit', stop);
-			stop();
-		},
-	};
 }

@@ -169,7 +169,8 @@ export function storeSlot(
 
 /**
  * Seals a token for the store: AES-256-GCM under the slot's key with a fresh random nonce, the entry
- * key bound as associated data (an entry copied under another key does not open).
+ * key (the hash, without the store's prefix) bound as associated data: an entry copied under the
+ * key of another configuration does not open.
  *
  * @internal
  */

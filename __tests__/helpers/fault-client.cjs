@@ -2,32 +2,19 @@
 // stderr is the package's real debug output. The parent sends {id, options}; it answers with the
 // outcome and every rendering of an error a logger could print.
 'use strict';
-const diagnosticsChannel = require('node:diagnostics_channel');
 const {inspect} = require('node:util');
 const {Client} = require('../../dist/cjs/index.js');
+const {observeChannels} = require('./observe-channels.cjs');
 
-// Every message of every channel of the package, rendered when it is published (a trace's context
-// gains `result` or `error` on the way), for the parent to scan.
+// Every message of every channel of the package, rendered as it is published, for the parent to scan.
 const messages = [];
-function record(channel) {
-	return message => {
-		messages.push({
-			channel,
-			reason: message.reason,
-			texts: [...renderings(message), ...renderings(message.error), ...renderings(message.result)],
-		});
-	};
-}
-
-diagnosticsChannel.tracingChannel('vibrant-oauth2-client:token').subscribe({
-	start: record('token:start'),
-	end: record('token:end'),
-	asyncStart: record('token:asyncStart'),
-	asyncEnd: record('token:asyncEnd'),
-	error: record('token:error'),
+observeChannels((channel, message) => {
+	messages.push({
+		channel,
+		reason: message.reason,
+		texts: [...renderings(message), ...renderings(message.error), ...renderings(message.result)],
+	});
 });
-diagnosticsChannel.subscribe('vibrant-oauth2-client:unauthorized', record('unauthorized'));
-diagnosticsChannel.subscribe('vibrant-oauth2-client:store', record('store'));
 
 const unhandled = [];
 process.on('unhandledRejection', reason => {

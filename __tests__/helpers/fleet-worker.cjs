@@ -2,11 +2,11 @@
 // by the test through IPC. Every answer carries the process's unhandled rejections and uncaught
 // exceptions so far, which must stay empty.
 'use strict';
-const diagnosticsChannel = require('node:diagnostics_channel');
 const {performance} = require('node:perf_hooks');
 const {inspect} = require('node:util');
 const axios = require('axios');
 const {Client, RedisTokenStore, attachVibrantAuth} = require('../../dist/cjs/index.js');
+const {observeChannels} = require('./observe-channels.cjs');
 
 const problems = [];
 process.on('unhandledRejection', reason => {
@@ -22,21 +22,9 @@ let api;
 
 // Every message of the package's channels, rendered as it is published, for the test to scan.
 const messages = [];
-function record(channel) {
-	return message => {
-		messages.push({channel, text: inspect(message, {showHidden: true, depth: Number.POSITIVE_INFINITY})});
-	};
-}
-
-diagnosticsChannel.tracingChannel('vibrant-oauth2-client:token').subscribe({
-	start: record('token:start'),
-	end: record('token:end'),
-	asyncStart: record('token:asyncStart'),
-	asyncEnd: record('token:asyncEnd'),
-	error: record('token:error'),
+observeChannels((channel, message) => {
+	messages.push({channel, text: inspect(message, {showHidden: true, depth: Number.POSITIVE_INFINITY})});
 });
-diagnosticsChannel.subscribe('vibrant-oauth2-client:unauthorized', record('unauthorized'));
-diagnosticsChannel.subscribe('vibrant-oauth2-client:store', record('store'));
 
 async function connect({kind, ports, awaitConnect = true}) {
 	const nodes = ports.map(port => ({host: '127.0.0.1', port}));

@@ -1,12 +1,22 @@
 import {inspect} from 'node:util';
 import {type ClientOptions, resolveConfig} from './config.js';
 import {traceTokenRequest} from './diagnostics.js';
+import {VibrantConfigError} from './errors.js';
 import {log} from './log.js';
 import {createTokenFetcher, longestFetchMs} from './token-endpoint.js';
 import {TokenCache} from './token-cache.js';
 import {storeSlot} from './token-store.js';
 
 const caches = new WeakMap<Client, TokenCache>();
+
+/** Options of {@link Client.getToken}. */
+export type GetTokenOptions = {
+	/**
+	 * Ends the wait for a token (not the shared fetch) when it aborts: the call rejects with
+	 * `signal.reason`.
+	 */
+	readonly signal?: AbortSignal | undefined;
+};
 
 /**
  * The token cache behind a client, for the axios integration's compare-and-clear. Not exported
@@ -85,12 +95,29 @@ export class Client {
 	 * A cached token is returned without I/O while it is usable; otherwise one fetch is shared by
 	 * every concurrent caller. A failed fetch is not cached: the next call tries again.
 	 *
+	 * A `signal` ends this caller's wait, not the fetch: when it aborts, the promise rejects at once
+	 * with `signal.reason`, and the fetch goes on for any other caller and fills the cache. An
+	 * already-aborted signal rejects at once, even when a token is cached, and starts no request.
+	 *
+	 * @param options - `signal`: an `AbortSignal` that ends the wait (`AbortSignal.timeout(ms)`
+	 * bounds it).
 	 * @returns `"<token_type> <access_token>"`, with any case of `bearer` written `Bearer`.
 	 * @throws {@link VibrantTokenError} when the token endpoint cannot be reached, refuses the
-	 * credentials, or answers with something that is not a token.
+	 * credentials, answers with something that is not a token, or does not give one within
+	 * `totalTimeoutMs`; `signal.reason` when the signal aborts first.
+	 *
+	 * @example
+	 * ```ts
+	 * const authorization = await client.getToken({ signal: AbortSignal.timeout(2000) });
+	 * ```
 	 */
-	getToken(): Promise<string> {
-		return cacheOf(this).get();
+	getToken(options?: GetTokenOptions): Promise<string> {
+		const signal = options?.signal;
+		if (signal !== undefined && !isAbortSignal(signal)) {
+			return Promise.reject(new VibrantConfigError('getToken: options.signal must be an AbortSignal.'));
+		}
+
+		return cacheOf(this).get(signal);
 	}
 
 	/**
@@ -114,4 +141,14 @@ export class Client {
 	toJSON(): object {
 		return {...this.#description};
 	}
+}
+
+// An AbortSignal of any realm (Node's, a polyfill's): what `get` uses of it.
+function isAbortSignal(value: unknown): value is AbortSignal {
+	return (
+		typeof value === 'object' &&
+		value !== null &&
+		typeof (value as AbortSignal).aborted === 'boolean' &&
+		typeof (value as AbortSignal).addEventListener === 'function'
+	);
 }

@@ -2,6 +2,7 @@ export {Client} from './client.js';
 export {CachedToken} from './token.js';
 export {VibrantAuthError, VibrantConfigError, VibrantTokenError} from './errors.js';
 export type {AuthMethod, ClientOptions} from './config.js';
+export type {GetTokenOptions} from './client.js';
 export {RedisTokenStore} from './redis-store.js';
 export type {RedisClientLike, RedisTokenStoreOptions} from './redis-store.js';
 export type {TokenStore} from './token-store.js';

@@ -89,11 +89,22 @@ export class TokenCache {
 		);
 	}
 
-	/** The cached token while it is usable, else the result of one shared fetch. */
-	get(): Promise<string> {
+	/**
+	 * The cached token while it is usable, else the result of one shared fetch.
+	 *
+	 * A `signal` ends this caller's wait, never the fetch: an abort rejects at once with the
+	 * signal's reason, and the fetch goes on for the other callers and fills the cache. An aborted
+	 * signal wins even over a cached token (as fetch does), and starts nothing.
+	 */
+	get(signal?: AbortSignal | null): Promise<string> {
+		if (signal?.aborted === true) {
+			return Promise.reject(signal.reason as Error);
+		}
+
 		if (this.cached() === undefined || this.#currentValue === undefined) {
 			log('cache miss: fetching a token, or joining the fetch in flight');
-			return this.#fetch(this.#generation, this.#missReason);
+			const pending = this.#fetch(this.#generation, this.#missReason);
+			return signal === undefined || signal === null ? pending : untilAborted(pending, signal);
 		}
 
 		return this.#currentValue;
@@ -188,4 +199,18 @@ export class TokenCache {
 			this.#onBackgroundError(error);
 		});
 	}
+}
+
+/** `pending`, or the signal's reason as soon as it aborts; `pending` itself goes on. */
+async function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+	return new Promise((resolve, reject) => {
+		const onAbort = () => {
+			reject(signal.reason as Error);
+		};
+
+		signal.addEventListener('abort', onAbort, {once: true});
+		void pending.then(resolve, reject).finally(() => {
+			signal.removeEventListener('abort', onAbort);
+		});
+	});
 }

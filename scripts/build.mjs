@@ -61,7 +61,9 @@ const core = {
 			if (path.dirname(args.importer) !== standInDirectory) {
 				const standIn = path.join(standInDirectory, `${name}.ts`);
 				if (!existsSync(standIn)) {
-					throw new Error(`${relative(args.importer)} imports lib/${name}.ts, which loads on first use: it needs a stand-in, ${relative(standIn)}.`);
+					throw new Error(
+						`${relative(args.importer)} imports lib/${name}.ts, which loads on first use: it needs a stand-in, ${relative(standIn)}.`,
+					);
 				}
 
 				return {path: standIn};
@@ -121,7 +123,14 @@ function lazyFile(name, coreFiles, needs, own) {
 }
 
 // 1. Which modules the core holds.
-const firstCore = await build({...common, entryPoints: ['lib/index.ts'], plugins: [core], write: false, metafile: true, outfile: 'dist/cjs/index.js'});
+const firstCore = await build({
+	...common,
+	entryPoints: ['lib/index.ts'],
+	plugins: [core],
+	write: false,
+	metafile: true,
+	outfile: 'dist/cjs/index.js',
+});
 const coreFiles = new Set(Object.keys(firstCore.metafile.inputs).map(file => path.resolve(file)));
 
 // 2. The files of the modules that load on first use, and what they need of the core.
@@ -129,10 +138,17 @@ const needs = new Set();
 const owners = new Map();
 for (const name of lazy) {
 	const own = new Set();
-	await build({...common, entryPoints: [`lib/${name}.ts`], plugins: [lazyFile(name, coreFiles, needs, own)], outfile: `dist/cjs/${name}.js`});
+	await build({
+		...common,
+		entryPoints: [`lib/${name}.ts`],
+		plugins: [lazyFile(name, coreFiles, needs, own)],
+		outfile: `dist/cjs/${name}.js`,
+	});
 	for (const file of own) {
 		if (owners.has(file)) {
-			throw new Error(`${relative(file)} is bundled into dist/cjs/${owners.get(file)}.js and dist/cjs/${name}.js: add it to \`lazy\`, or import it from the core.`);
+			throw new Error(
+				`${relative(file)} is bundled into dist/cjs/${owners.get(file)}.js and dist/cjs/${name}.js: add it to \`lazy\`, or import it from the core.`,
+			);
 		}
 
 		owners.set(file, name);

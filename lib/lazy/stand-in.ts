@@ -23,17 +23,18 @@ export function lazyFunction<F extends (...arguments_: never[]) => unknown>(get:
  */
 export function lazyClass<C extends abstract new (...arguments_: never[]) => object>(name: string, get: () => C): C {
 	let linked = false;
+	// A class, not a function: calling it without `new` throws, as calling the real one does.
+	// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- its instances are the real class's.
 	const standIn = class {
 		constructor(...arguments_: unknown[]) {
 			const real = get();
 			if (!linked) {
 				linked = true;
-				Object.setPrototypeOf(standIn.prototype, real.prototype);
+				Object.setPrototypeOf(standIn.prototype, real.prototype as object);
 				Object.setPrototypeOf(standIn, real);
 			}
 
-			// A constructor may return the object it builds: this one, built by the real class.
-			// eslint-disable-next-line no-constructor-return
+			// The object the real constructor builds, with the prototype `new` asked for.
 			return Reflect.construct(real, arguments_, new.target) as object;
 		}
 	};

@@ -1,6 +1,7 @@
 // The build's stand-in for lib/token-endpoint.ts in the core: the token request (and axios-retry
 // with it) is required on a client's first token request, not when the client is made (see
-// ./stand-in.ts).
+// ./stand-in.ts). In an ES module application, the axios the ESM entry hands over is imported then.
+import {prepareAxios} from '../axios-module.js';
 import type * as Module from '../token-endpoint.js';
 import {lazyFunction} from './stand-in.js';
 
@@ -17,7 +18,14 @@ type Fetcher = ReturnType<typeof Module.createTokenFetcher>;
  */
 export const createTokenFetcher: typeof Module.createTokenFetcher = (...arguments_) => {
 	let fetcher: Fetcher | undefined;
-	return (...fetchArguments) => (fetcher ??= load().createTokenFetcher(...arguments_))(...fetchArguments);
+	return async (...fetchArguments) => {
+		if (fetcher === undefined) {
+			await prepareAxios();
+			fetcher ??= load().createTokenFetcher(...arguments_);
+		}
+
+		return fetcher(...fetchArguments);
+	};
 };
 
 /** @internal */

@@ -751,10 +751,11 @@ async function footprintScenario() {
 	for (let run = 0; run < runs; run++) {
 		for (const [name, target] of Object.entries(contenders)) {
 			for (const [mode, script] of Object.entries(scripts)) {
-				const result = spawnSync(process.execPath, ['--expose-gc', ...script(target)], {
-					cwd: fileURLToPath(new URL('..', import.meta.url)),
-					encoding: 'utf8',
-				});
+				// Each child on every core, as any fresh process: this process is pinned to one
+				// (for the overhead scenario), and a child would inherit that.
+				const command = [process.execPath, '--expose-gc', ...script(target)];
+				const [file, ...args] = pinned ? ['taskset', '-c', `0-${os.cpus().length - 1}`, ...command] : command;
+				const result = spawnSync(file, args, {cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8'});
 				if (result.status !== 0) {
 					throw new Error(`footprint ${name} (${mode}): ${result.stderr}`);
 				}
@@ -778,7 +779,7 @@ async function footprintScenario() {
 	}
 
 	return {
-		method: `a fresh node process per run (${runs} runs each, interleaved; ESM: import axios, then await import() the contender; CommonJS: require both): gc, then time the import of the contender and measure heapUsed after gc; medians`,
+		method: `a fresh node process per run (${runs} runs each, interleaved; on every core${pinned ? ', not pinned like this process' : ''}; ESM: import axios, then await import() the contender; CommonJS: require both): gc, then time the import of the contender and measure heapUsed after gc; medians`,
 		runs,
 		...summary,
 	};

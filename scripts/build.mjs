@@ -214,4 +214,6 @@ writeFileSync(
 // 'axios'` augments the ESM typings of axios there and the CommonJS ones under dist/cjs.
 for (const directory of ['dist/cjs', 'dist/esm']) {
 	execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--declarationDir', directory], {stdio: 'inherit'});
+	// The stand-ins are internal (their declarations are empty) and no declaration refers to them.
+	rmSync(path.join(directory, 'lazy'), {recursive: true, force: true});
 }

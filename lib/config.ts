@@ -64,6 +64,16 @@ export type ClientOptions = {
 	readonly timeoutMs?: number | undefined;
 
 	/**
+	 * The longest one token request may take, in milliseconds, all its attempts and the waits
+	 * between them included. Each attempt gets what is left (`timeoutMs` at most); no retry starts
+	 * past it, and a `Retry-After` longer than what is left is not waited for: the request then
+	 * fails with a {@link VibrantTokenError} that names this limit.
+	 *
+	 * @default 60000
+	 */
+	readonly totalTimeoutMs?: number | undefined;
+
+	/**
 	 * How many times a token request is retried after a network error, a timeout, a 5xx or a 429.
 	 *
 	 * @default 3
@@ -100,6 +110,7 @@ export type ResolvedConfig = {
 	readonly authMethod: AuthMethod;
 	readonly expiryBufferSeconds: number;
 	readonly timeoutMs: number;
+	readonly totalTimeoutMs: number;
 	readonly retries: number;
 	readonly refreshAheadRatio: number | false;
 	readonly store: TokenStore | undefined;
@@ -108,10 +119,18 @@ export type ResolvedConfig = {
 const defaultTokenUrl = 'https://api.vibrant-wellness.com/v1/oauth2/token';
 const defaultExpiryBufferSeconds = 60;
 const defaultTimeoutMs = 30_000;
+const defaultTotalTimeoutMs = 60_000;
 const defaultRetries = 3;
 const defaultRefreshAheadRatio = 0.8;
 // Node's timers (and so axios's timeout) fire at once for a delay above this.
 const maxTimeoutMs = 2_147_483_647;
+
+const timerRules = {
+	minimum: 0,
+	exclusiveMinimum: true,
+	maximum: maxTimeoutMs,
+	rule: `a finite number > 0 and ≤ ${maxTimeoutMs}`,
+};
 
 const knownOptions = new Set<string>([
 	'clientId',
@@ -121,6 +140,7 @@ const knownOptions = new Set<string>([
 	'authMethod',
 	'expiryBufferSeconds',
 	'timeoutMs',
+	'totalTimeoutMs',
 	'retries',
 	'refreshAheadRatio',
 	'store',
@@ -157,12 +177,8 @@ export function resolveConfig(options: ClientOptions = {}, environment: NodeJS.P
 			minimum: 0,
 			rule: 'a finite number ≥ 0',
 		}),
-		timeoutMs: resolveNumber(options.timeoutMs, 'timeoutMs', defaultTimeoutMs, {
-			minimum: 0,
-			exclusiveMinimum: true,
-			maximum: maxTimeoutMs,
-			rule: `a finite number > 0 and ≤ ${maxTimeoutMs}`,
-		}),
+		timeoutMs: resolveNumber(options.timeoutMs, 'timeoutMs', defaultTimeoutMs, timerRules),
+		totalTimeoutMs: resolveNumber(options.totalTimeoutMs, 'totalTimeoutMs', defaultTotalTimeoutMs, timerRules),
 		retries: resolveNumber(options.retries, 'retries', defaultRetries, {
 			minimum: 0,
 			integer: true,

@@ -1,5 +1,197 @@
 import type {AxiosError} from 'axios';
+import {loadAxios} from './axios-module.js';
 import {VibrantTokenError, excerpt} from './errors.js';
+import {maxRetryAfterMs, parseRetryAfter} from './token-retry.js';
+
+// Every failure of a token request, translated once into a VibrantTokenError that says what
+// happened and what to do, with server text quoted only through the redactor.
+
+/**
+ * A token endpoint's body, parsed once: the text, and what JSON.parse made of it (`undefined`
+ * when it is not JSON).
+ *
+ * @internal
+ */
+export type TokenBody = {readonly text: string; readonly json: unknown};
+
+/** @internal */
+export function parseTokenBody(data: unknown): TokenBody {
+	const text = typeof data === 'string' ? data : '';
+	try {
+		return {text, json: JSON.parse(text) as unknown};
+	} catch {
+		return {text, json: undefined};
+	}
+}
+
+/**
+ * Why a 2xx body is no token, when it is not even a JSON value.
+ *
+ * @internal
+ */
+export function unparsableProblem(body: TokenBody): string | undefined {
+	if (body.json !== undefined) {
+		return undefined;
+	}
+
+	return body.text.trim() === '' ? 'the body is empty' : 'the body is not valid JSON';
+}
+
+/**
+ * A 2xx answer that is not a usable token response.
+ *
+ * @param problem - what is wrong with it, as the checks of the token response say it.
+ * @internal
+ */
+export function toBadBodyError(status: number, body: TokenBody, problem: string, redact: (text: string) => string): VibrantTokenError {
+	const fields = oauthFields(body, redact);
+	const {oauthError, oauthErrorDescription} = fields;
+	// A body that is not even a JSON object is quoted (redacted): it says what answered instead.
+	const quoted = problem === 'the body is empty' || problem.startsWith('the body is not') ? bodyExcerpt(body.text, redact) : '';
+	const message =
+		oauthError === undefined
+			? `Token endpoint answered ${status} but ${problem}${quoted}: it is not a usable OAuth2 token response.`
+			: `Token endpoint answered ${status} with error ${oauthError}${oauthErrorDescription === undefined ? '' : ` (${oauthErrorDescription})`} and no access_token.`;
+	return new VibrantTokenError(message, {status, ...fields});
+}
+
+/**
+ * The error a token request ends with: any failure of its last attempt (after the retries),
+ * translated. Never the AxiosError itself, whose config holds the form body or the Basic header.
+ *
+ * @param error - what the request rejected with.
+ * @param endpoint - the token URL without query or credentials, as messages show it.
+ * @param redact - removes the client secret (and tokens) from server text before it is quoted.
+ * @internal
+ */
+export function toTokenError(error: unknown, endpoint: string, redact: (text: string) => string, budget?: BudgetEnd): VibrantTokenError {
+	if (!loadAxios().isAxiosError(error)) {
+		// Not from the HTTP layer: keep only the message, through the redactor.
+		const message = error instanceof Error ? error.message : String(error);
+		return new VibrantTokenError(`Token request to ${endpoint} failed: ${redact(message)}`);
+	}
+
+	const attempts = 1 + ((error.config?.['axios-retry'] as {retryCount?: number} | undefined)?.retryCount ?? 0);
+	const tries = attempts === 1 || budget !== undefined ? '' : ` after ${attempts} attempts`;
+	const last =
+		toTlsOrProxyError(error, endpoint, tries, redact) ??
+		(error.response === undefined ? toNetworkError(error, endpoint, tries, redact) : toAnswerError(error.response, tries, redact));
+	return budget === undefined ? last : toBudgetError(last, endpoint, attempts, budget);
+}
+
+function toNetworkError(error: AxiosError, endpoint: string, tries: string, redact: (text: string) => string): VibrantTokenError {
+	const cause = sanitisedCause(error, redact);
+	if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
+		return new VibrantTokenError(`Token request to ${endpoint} timed out${tries}; the server did not answer in time (timeoutMs).`, {cause});
+	}
+
+	if (error.code === 'ERR_BAD_RESPONSE' && error.message.includes('maxContentLength')) {
+		return new VibrantTokenError(`Token endpoint ${endpoint} sent a response larger than 1 MiB; refusing to read it.`, {cause});
+	}
+
+	return new VibrantTokenError(
+		`Could not reach the token endpoint ${endpoint}${tries} (${error.code ?? 'network error'}); check tokenUrl / VIBRANT_TOKEN_URL and the network.`,
+		{cause},
+	);
+}
+
+const credentialsAdvice = 'check VIBRANT_CLIENT_ID / VIBRANT_CLIENT_SECRET (or the clientId / clientSecret options) and authMethod';
+
+const advice: Record<string, string> = {
+	invalid_client: credentialsAdvice,
+	unauthorized_client: 'this client may not use the client_credentials grant; ask the API provider to enable it',
+	invalid_scope: 'check the scope option / VIBRANT_SCOPE',
+	invalid_grant: 'check the client registration with the API provider',
+	unsupported_grant_type: 'the server does not support client_credentials at this URL; check tokenUrl / VIBRANT_TOKEN_URL',
+};
+
+function toAnswerError(response: NonNullable<AxiosError['response']>, tries: string, redact: (text: string) => string): VibrantTokenError {
+	const {status} = response;
+	const body = parseTokenBody(response.data);
+	const fields = oauthFields(body, redact);
+	const details = {status, ...fields};
+	if (status >= 300 && status < 400) {
+		return new VibrantTokenError(
+			`Token endpoint answered ${status} (a redirect), which is not followed: a redirect could carry the client secret to another host; set tokenUrl / VIBRANT_TOKEN_URL to the final URL.`,
+			details,
+		);
+	}
+
+	const what =
+		fields.oauthError === undefined
+			? bodyExcerpt(body.text, redact)
+			: ` ${fields.oauthError}${fields.oauthErrorDescription === undefined ? '' : ` (${fields.oauthErrorDescription})`}`;
+	const hint =
+		(fields.oauthError === undefined ? undefined : advice[fields.oauthError]) ?? statusAdvice(status, response.headers['retry-after']);
+	return new VibrantTokenError(`Token endpoint answered ${status}${what}${tries}: ${hint}.`, details);
+}
+
+function statusAdvice(status: number, retryAfter: unknown): string {
+	if (status === 401 || status === 403) {
+		return credentialsAdvice;
+	}
+
+	if (status === 429 || status === 503) {
+		const retryAfterMs = parseRetryAfter(retryAfter);
+		return retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs
+			? `the server asks to wait ${Math.ceil(retryAfterMs / 1000)} s (Retry-After), longer than the ${maxRetryAfterMs / 1000} s this client waits; try again later`
+			: 'the token endpoint is overloaded or unavailable; try again later';
+	}
+
+	return status >= 500 ? 'the token endpoint failed; try again later' : 'check tokenUrl / VIBRANT_TOKEN_URL and the client registration';
+}
+
+/**
+ * Why a token request stopped before its retries were used up: `totalTimeoutMs` ran out.
+ *
+ * @internal
+ */
+export type BudgetEnd = {
+	readonly totalTimeoutMs: number;
+	/** Set when the server's Retry-After was not waited for because less time than it was left. */
+	readonly retryAfterMs?: number | undefined;
+};
+
+/** Says that the total budget ran out, names `totalTimeoutMs` and the attempts, then what the last one met. */
+function toBudgetError(last: VibrantTokenError, endpoint: string, attempts: number, budget: BudgetEnd): VibrantTokenError {
+	const why =
+		budget.retryAfterMs === undefined
+			? 'no time was left for another attempt'
+			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than was left`;
+	const {status, oauthError, oauthErrorDescription, cause} = last;
+	return new VibrantTokenError(
+		`Token request to ${endpoint} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: the total time limit totalTimeoutMs (${budget.totalTimeoutMs} ms) was reached and ${why}. Last attempt: ${last.message}`,
+		{
+			...(status === undefined ? {} : {status}),
+			...(oauthError === undefined ? {} : {oauthError}),
+			...(oauthErrorDescription === undefined ? {} : {oauthErrorDescription}),
+			...(cause instanceof Error ? {cause} : {}),
+		},
+	);
+}
+
+function oauthFields(body: TokenBody, redact: (text: string) => string): {oauthError?: string; oauthErrorDescription?: string} {
+	if (typeof body.json !== 'object' || body.json === null) {
+		return {};
+	}
+
+	const {error, error_description: description} = body.json as Record<string, unknown>;
+	const fields: {oauthError?: string; oauthErrorDescription?: string} = {};
+	if (typeof error === 'string' && error !== '') {
+		fields.oauthError = excerpt(redact(error));
+	}
+
+	if (typeof description === 'string' && description !== '') {
+		fields.oauthErrorDescription = excerpt(redact(description));
+	}
+
+	return fields;
+}
+
+function bodyExcerpt(text: string, redact: (text: string) => string): string {
+	const short = excerpt(redact(text));
+	return short === '' ? '' : ` (body: "${short}")`;
+}
 
 /** OpenSSL's certificate verification results (X509_V_ERR_…), as Node names them in `error.code`. */
 const certificateErrorCodes = new Set([

@@ -154,13 +154,14 @@ export type BudgetEnd = {
 
 /** Says that the total budget ran out, names `totalTimeoutMs` and the attempts, then what the last one met. */
 function toBudgetError(last: VibrantTokenError, endpoint: string, attempts: number, budget: BudgetEnd): VibrantTokenError {
+	const limit = `totalTimeoutMs (${budget.totalTimeoutMs} ms)`;
 	const why =
 		budget.retryAfterMs === undefined
-			? 'no time was left for another attempt'
-			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than was left`;
+			? `the total time limit ${limit} was reached`
+			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than is left of the total time limit ${limit}`;
 	const {status, oauthError, oauthErrorDescription, cause} = last;
 	return new VibrantTokenError(
-		`Token request to ${endpoint} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: the total time limit totalTimeoutMs (${budget.totalTimeoutMs} ms) was reached and ${why}. Last attempt: ${last.message}`,
+		`Token request to ${endpoint} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why}. Last attempt: ${last.message}`,
 		{
 			...(status === undefined ? {} : {status}),
 			...(oauthError === undefined ? {} : {oauthError}),

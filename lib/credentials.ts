@@ -1,4 +1,5 @@
-import type {ResolvedConfig} from './config.js';
+/** A client's credentials. */
+type Credentials = {readonly clientId: string; readonly clientSecret: string};
 
 // The client's credentials on the wire, and every form of them that must never be quoted back.
 
@@ -25,7 +26,7 @@ const tokenFieldPattern = /((?:access|refresh|id)_token\\?["']?\s*[:=]\s*\\?["']
  *
  * @internal
  */
-export function createRedactor(config: Pick<ResolvedConfig, 'clientId' | 'clientSecret'>): (text: string) => string {
+export function createRedactor(config: Credentials): (text: string) => string {
 	const secret = config.clientSecret;
 	// JSON encoders differ: some escape "/" (PHP), some every non-ASCII character (Python).
 	const json = JSON.stringify(secret).slice(1, -1);
@@ -59,7 +60,7 @@ export function createRedactor(config: Pick<ResolvedConfig, 'clientId' | 'client
  *
  * @internal
  */
-export function createServerTextRedactor(config: Pick<ResolvedConfig, 'clientId' | 'clientSecret'>): (text: string) => string {
+export function createServerTextRedactor(config: Credentials): (text: string) => string {
 	const redactSecret = createRedactor(config);
 	return text => redactSecret(text).replaceAll(tokenFieldPattern, '$1[redacted]');
 }

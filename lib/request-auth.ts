@@ -1,5 +1,5 @@
 import {Client, cacheOf} from './client.js';
-import {isLoopback} from './config.js';
+import {requireHttpsOrLoopback} from './config.js';
 import {VibrantConfigError} from './errors.js';
 import type {TokenCache} from './token-cache.js';
 
@@ -144,16 +144,7 @@ function toOrigin(text: string, setting: string): string {
 		);
 	}
 
-	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-		throw new VibrantConfigError(
-			`${setting} uses plain http: to ${url.host}; the token travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
-		);
-	}
-
-	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-		throw new VibrantConfigError(`${setting} must be an https: origin (it uses ${url.protocol}).`);
-	}
-
+	requireHttpsOrLoopback(url, setting, {carries: 'the token', kind: 'origin'});
 	return url.origin;
 }
 

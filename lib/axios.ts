@@ -1,7 +1,7 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
 import type {Client} from './client.js';
-import {isUnauthorizedObserved, publishUnauthorized} from './diagnostics.js';
-import {authorizationKey, isReplayable, originAndPath, resolveRequestAuth} from './request-auth.js';
+import {loadAxios} from './axios-module.js';
+import {authorizationKey, isReplayable, resolveRequestAuth, retriesUnauthorized} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 declare module 'axios' {
@@ -38,23 +38,38 @@ export type AttachOptions = {
  * Per-request state, under a string key because axios's `mergeConfig` drops symbol keys and this
  * state must survive a retry (ours, or the caller's axios-retry). Its presence means this package
  * set the request's `Authorization`, so it may replace it on a later attempt. It never holds the
- * token. The two states are shared and frozen: a request costs no allocation for them.
+ * token. Without a timeout, the two states are shared and frozen: a request costs no allocation
+ * for them.
  */
 type RequestState = {
 	/** The request was already retried after a 401. */
 	readonly retried: boolean;
+	/** With a timeout: when the call must be done (`performance.now()` clock), so that our retry gets only what is left. */
+	readonly deadline: number | undefined;
+	/** With a timeout: the caller's, for the messages. */
+	readonly timeoutMs: number;
 };
 
-const firstAttempt: RequestState = Object.freeze({retried: false});
-const retryAttempt: RequestState = Object.freeze({retried: true});
+const firstAttempt: RequestState = Object.freeze({retried: false, deadline: undefined, timeoutMs: 0});
+const retryAttempt: RequestState = Object.freeze({retried: true, deadline: undefined, timeoutMs: 0});
 
 type BeforeRedirect = (options: Record<string, unknown>, responseDetails: {headers: Record<string, string>; statusCode: number}) => void;
 
 type Config = InternalAxiosRequestConfig & {[stateKey]?: RequestState};
 
+/** What the interceptors of one attachment share. */
+type Attachment = {
+	readonly instance: AxiosInstance;
+	readonly cache: TokenCache;
+	readonly isAllowed: (url: string) => boolean;
+	readonly beforeRedirect: BeforeRedirect;
+};
+
 const stateKey = 'vibrant-oauth2-client';
 // axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
 const absoluteUrlPattern = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+// setTimeout's limit: a longer timeout is none here (the client's totalTimeoutMs bounds the wait).
+const maxTimerMs = 2_147_483_647;
 
 const attachments = new WeakMap<object, {request: readonly number[]; response: number}>();
 
@@ -86,41 +101,24 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 		setting: 'instance.defaults.baseURL',
 	});
 	detachVibrantAuth(instance);
-
-	function beforeRedirect(redirect: Record<string, unknown>): void {
-		// axios and follow-redirects drop Authorization on some cross-origin redirects; older
-		// versions keep it for subdomains. Whatever the version, only allowed origins get our token.
-		const href = redirect['href'];
-		const headers = redirect['headers'] as Record<string, unknown> | undefined;
-		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
-			for (const name of Object.keys(headers)) {
-				if (name.toLowerCase() === 'authorization') {
-					Reflect.deleteProperty(headers, name);
-				}
-			}
-		}
-	}
+	const attachment: Attachment = {instance, cache, isAllowed, beforeRedirect: stripForeignAuthorization(isAllowed)};
 
 	// Two request interceptors, of which axios runs one per request (it asks runWhen first, in the
 	// order of registration). With a token cached, the synchronous one: when every interceptor that
 	// applies is synchronous, axios runs them without a promise hop, so a warm request costs what a
 	// bare one does. Without a token, the asynchronous one, which waits for it.
 	let coldConfig: object | undefined;
-	const cold = instance.interceptors.request.use(
-		config => authorize(config as Config, cache, isAllowed, beforeRedirect, false),
-		undefined,
-		{
-			runWhen(config) {
-				if (config.vibrantAuth === false || cache.cached() !== undefined) {
-					return false;
-				}
+	const cold = instance.interceptors.request.use(config => authorize(config as Config, attachment, false), undefined, {
+		runWhen(config) {
+			if (config.vibrantAuth === false || cache.cached() !== undefined) {
+				return false;
+			}
 
-				coldConfig = config;
-				return true;
-			},
+			coldConfig = config;
+			return true;
 		},
-	);
-	const warm = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect, true), undefined, {
+	});
+	const warm = instance.interceptors.request.use(config => authorize(config as Config, attachment, true), undefined, {
 		synchronous: true,
 		runWhen(config) {
 			if (config === coldConfig) {
@@ -131,7 +129,7 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 			return config.vibrantAuth !== false;
 		},
 	});
-	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, instance, cache));
+	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, attachment));
 	attachments.set(instance, {request: [cold, warm], response});
 	return instance;
 }
@@ -154,19 +152,31 @@ export function detachVibrantAuth(instance: AxiosInstance): void {
 }
 
 /**
+ * axios and follow-redirects drop Authorization on some cross-origin redirects; older versions keep
+ * it for subdomains. Whatever the version, only allowed origins get our token.
+ */
+function stripForeignAuthorization(isAllowed: (url: string) => boolean): BeforeRedirect {
+	return redirect => {
+		const href = redirect['href'];
+		const headers = redirect['headers'] as Record<string, unknown> | undefined;
+		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
+			for (const name of Object.keys(headers)) {
+				if (name.toLowerCase() === 'authorization') {
+					Reflect.deleteProperty(headers, name);
+				}
+			}
+		}
+	};
+}
+
+/**
  * Sets our token on a request that is ours to authorize. `warm`: axios was told a moment ago
  * (runWhen) that a token is cached and runs this synchronously, so it must not wait: a token that
  * has just passed its usable life is still valid (the expiry buffer), and is taken. Only when the
  * cache was emptied in between (a 401 or `clearCache()` during an asynchronous interceptor of the
  * caller's) does it return a promise, which an asynchronous chain waits for.
  */
-function authorize(
-	config: Config,
-	cache: TokenCache,
-	isAllowed: (url: string) => boolean,
-	beforeRedirect: BeforeRedirect,
-	warm: boolean,
-): Config | Promise<Config> {
+function authorize(config: Config, attachment: Attachment, warm: boolean): Config | Promise<Config> {
 	if (config.vibrantAuth === false) {
 		return config;
 	}
@@ -180,7 +190,7 @@ function authorize(
 		return config;
 	}
 
-	if (!isAllowedRequest(config, isAllowed)) {
+	if (!isAllowedRequest(config, attachment.isAllowed)) {
 		// A later attempt whose URL was changed (by an interceptor of the caller's) keeps no token of ours.
 		if (state !== undefined && key !== undefined) {
 			Reflect.deleteProperty(headers, key);
@@ -189,21 +199,121 @@ function authorize(
 		return config;
 	}
 
+	const {cache} = attachment;
 	const token = warm ? (cache.cached() ?? cache.peek()) : cache.cached();
 	if (token !== undefined) {
-		return setToken(config, state, token, beforeRedirect, key);
+		return setToken(config, token, key, attachment, state ?? firstState(config));
 	}
 
-	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect, key));
+	return authorizeWithin(config, key, attachment, state);
 }
 
-function setToken(
+/**
+ * Waits for the token within the request's own limits (see {@link tokenWithin}); the time it took
+ * counts against the request's timeout, so the exchange gets what is left.
+ */
+async function authorizeWithin(
 	config: Config,
-	state: RequestState | undefined,
-	token: string,
-	beforeRedirect: BeforeRedirect,
 	key: string | undefined,
-): Config {
+	attachment: Attachment,
+	state: RequestState | undefined,
+): Promise<Config> {
+	if (state !== undefined && key !== undefined) {
+		// Our token of an earlier attempt is stale: an error of this wait (its config) carries no token.
+		Reflect.deleteProperty(config.headers, key);
+	}
+
+	const startedAt = performance.now();
+	const timeoutMs = timeoutOf(config);
+	// On a retry, the timeout is what was left of the caller's, which the messages name.
+	const callerTimeoutMs = state?.deadline === undefined ? timeoutMs : state.timeoutMs;
+	const token = await tokenWithin(config, attachment.cache, timeoutMs, callerTimeoutMs);
+	if (timeoutMs > 0) {
+		const leftMs = startedAt + timeoutMs - performance.now();
+		if (leftMs < 1) {
+			throw timeoutError(config, callerTimeoutMs);
+		}
+
+		shortenTimeout(config, leftMs, callerTimeoutMs);
+	}
+
+	return setToken(config, token, key, attachment, state ?? firstState(config, startedAt, timeoutMs));
+}
+
+/**
+ * The token for a request that has to wait for one, within the request's own limits (SPEC: every
+ * wait ends when the caller says so): its `cancelToken` and `signal` end the wait as they would end
+ * the request, with axios's `CanceledError`; its timeout with the `AxiosError` of a timed-out
+ * request. The request is then not sent. They end this request's wait only: the token request
+ * goes on for the other callers and fills the cache.
+ */
+async function tokenWithin(config: Config, cache: TokenCache, waitMs: number, callerTimeoutMs: number): Promise<string> {
+	const {signal, cancelToken} = config;
+	if (!signal && !cancelToken && waitMs === 0) {
+		return cache.get();
+	}
+
+	const controller = new AbortController();
+	const {CanceledError} = loadAxios();
+	const onAbort = () => {
+		controller.abort(new CanceledError(undefined, config));
+	};
+
+	// A CancelToken's reason is the CanceledError that cancel(message) made, which axios rejects with.
+	const onCancel = (reason: unknown) => {
+		controller.abort(reason);
+	};
+
+	// As axios's dispatchRequest: an already-cancelled token first, then an already-aborted signal.
+	cancelToken?.subscribe(onCancel);
+	if (signal?.aborted) {
+		onAbort();
+	}
+
+	signal?.addEventListener?.('abort', onAbort);
+	const timer =
+		waitMs > 0
+			? setTimeout(() => {
+					controller.abort(timeoutError(config, callerTimeoutMs));
+				}, waitMs)
+			: undefined;
+	try {
+		return await cache.get(controller.signal);
+	} finally {
+		clearTimeout(timer);
+		cancelToken?.unsubscribe(onCancel);
+		signal?.removeEventListener?.('abort', onAbort);
+	}
+}
+
+/** The request's timeout in milliseconds, or 0 for none (axios's default) or one too long for a timer. */
+function timeoutOf(config: InternalAxiosRequestConfig): number {
+	const {timeout} = config;
+	return typeof timeout === 'number' && timeout > 0 && timeout <= maxTimerMs ? timeout : 0;
+}
+
+/**
+ * The state of a request we authorize for the first time. Only with a timeout is it a new object,
+ * holding when the call must be done: the clock is read only then.
+ */
+function firstState(config: InternalAxiosRequestConfig, startedAt?: number, timeoutMs = timeoutOf(config)): RequestState {
+	return timeoutMs === 0 ? firstAttempt : {retried: false, deadline: (startedAt ?? performance.now()) + timeoutMs, timeoutMs};
+}
+
+/** Gives the rest of the exchange what is left of the caller's timeout; axios's message still names the caller's. */
+function shortenTimeout(config: InternalAxiosRequestConfig, leftMs: number, callerTimeoutMs: number): void {
+	config.timeoutErrorMessage ??= `timeout of ${callerTimeoutMs}ms exceeded`;
+	config.timeout = Math.ceil(leftMs);
+}
+
+/** The error axios gives a request that timed out (lib/adapters/http.js), saying what was waited for. */
+function timeoutError(config: InternalAxiosRequestConfig, callerTimeoutMs: number): AxiosError {
+	const {AxiosError: AxiosErrorClass} = loadAxios();
+	const code = config.transitional?.clarifyTimeoutError === true ? AxiosErrorClass.ETIMEDOUT : AxiosErrorClass.ECONNABORTED;
+	return new AxiosErrorClass(`timeout of ${callerTimeoutMs}ms exceeded while waiting for an access token`, code, config);
+}
+
+function setToken(config: Config, token: string, key: string | undefined, attachment: Attachment, state: RequestState): Config {
 	if (key === undefined || key === 'Authorization') {
 		// A plain write, as axios's docs do it: AxiosHeaders.set would look the name up again and
 		// sanitise a value that toCachedToken already checked (printable ASCII only).
@@ -213,9 +323,10 @@ function setToken(
 		config.headers.set('Authorization', token);
 	}
 
-	if (state === undefined) {
+	if (config[stateKey] === undefined) {
+		const {beforeRedirect} = attachment;
 		const callerBeforeRedirect = config.beforeRedirect as BeforeRedirect | undefined;
-		config[stateKey] = firstAttempt;
+		config[stateKey] = state;
 		config.beforeRedirect =
 			callerBeforeRedirect === undefined
 				? beforeRedirect
@@ -228,7 +339,7 @@ function setToken(
 	return config;
 }
 
-async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cache: TokenCache): Promise<AxiosResponse> {
+async function retryOnUnauthorized(error: unknown, {instance, cache}: Attachment): Promise<AxiosResponse> {
 	const {config, response} = (error ?? {}) as Partial<AxiosError>;
 	const state = (config as Config | undefined)?.[stateKey];
 	if (config === undefined || response?.status !== 401 || state === undefined) {
@@ -243,31 +354,29 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 		throw error;
 	}
 
-	// The retry's own 401 says nothing new: the token it carried is fresh, and dropping it too would
-	// cost a token request per rejected request.
-	if (state.retried) {
-		reportUnauthorized(instance, config, false);
+	const {deadline} = state;
+	const leftMs = deadline === undefined ? undefined : deadline - performance.now();
+	const retry = retriesUnauthorized(cache, {
+		integration: 'axios',
+		method: config.method ?? 'get',
+		url: () => instance.getUri(config),
+		sent,
+		retried: state.retried,
+		resendable: isReplayable(config.data) && (leftMs === undefined || leftMs >= 1),
+	});
+	if (!retry) {
 		throw error;
 	}
 
-	cache.invalidate(sent);
-	const replayable = isReplayable(config.data);
-	reportUnauthorized(instance, config, replayable);
-	if (!replayable) {
-		throw error;
+	(config as Config)[stateKey] = leftMs === undefined ? retryAttempt : {...state, retried: true};
+	if (leftMs !== undefined) {
+		// The retry is part of the same call: it gets what is left of the timeout, not a fresh one.
+		shortenTimeout(config, leftMs, state.timeoutMs);
 	}
 
-	(config as Config)[stateKey] = retryAttempt;
 	// The body was serialised by the first attempt; do not transform it twice (as axios-retry does).
 	config.transformRequest = [(data: unknown) => data];
 	return instance.request(config);
-}
-
-function reportUnauthorized(instance: AxiosInstance, config: InternalAxiosRequestConfig, retried: boolean): void {
-	if (isUnauthorizedObserved()) {
-		const {origin, path} = originAndPath(instance.getUri(config));
-		publishUnauthorized({integration: 'axios', method: (config.method ?? 'get').toUpperCase(), origin, path, retried});
-	}
 }
 
 /**

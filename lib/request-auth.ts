@@ -1,11 +1,12 @@
 import {Client, cacheOf} from './client.js';
 import {requireHttpsOrLoopback} from './config.js';
+import {isUnauthorizedObserved, publishUnauthorized, type UnauthorizedMessage} from './diagnostics.js';
 import {VibrantConfigError} from './errors.js';
 import type {TokenCache} from './token-cache.js';
 
 // The rules that the axios and the fetch integrations share: which origins may receive the token,
-// whose `Authorization` header a request carries, and which bodies can be sent twice. One copy, so
-// the two integrations cannot drift apart.
+// whose `Authorization` header a request carries, which bodies can be sent twice, and what a 401
+// decides. One copy, so the two integrations cannot drift apart.
 
 /**
  * The origin that may receive the token when the options name none (and axios has no `baseURL`).
@@ -209,4 +210,48 @@ export function originAndPath(url: string): {origin: string; path: string} {
 	} catch {
 		return {origin: '', path: ''};
 	}
+}
+
+/**
+ * A 401 answer to a request that carried our token, as the integration that got it describes it.
+ *
+ * @internal
+ */
+export type Unauthorized = {
+	readonly integration: UnauthorizedMessage['integration'];
+	/** The request's method, in any case. */
+	readonly method: string;
+	/** The URL that answered 401; asked for only when someone listens on the channel. */
+	readonly url: () => string;
+	/** The `Authorization` value the request carried: our token. */
+	readonly sent: string;
+	/** The request was already the retry after a 401. */
+	readonly retried: boolean;
+	/** The request can be sent again: its body is not a stream (and, for axios, time is left). */
+	readonly resendable: boolean;
+};
+
+/**
+ * The 401 decision of both integrations, and its report on the unauthorized channel. A first 401
+ * drops the token it carried if the cache still holds it (compare-and-clear: many 401s cause one
+ * token request); the request is then sent again with a fresh token, if it can be. The retry's own
+ * 401 is the answer: its token was fresh, and dropping that one too would cost a token request per
+ * rejected request.
+ *
+ * @returns whether to send the request again.
+ * @internal
+ */
+export function retriesUnauthorized(cache: TokenCache, unauthorized: Unauthorized): boolean {
+	const retry = !unauthorized.retried && unauthorized.resendable;
+	if (!unauthorized.retried) {
+		cache.invalidate(unauthorized.sent);
+	}
+
+	if (isUnauthorizedObserved()) {
+		const {integration, method} = unauthorized;
+		const {origin, path} = originAndPath(unauthorized.url());
+		publishUnauthorized({integration, method: method.toUpperCase(), origin, path, retried: retry});
+	}
+
+	return retry;
 }

@@ -1,6 +1,6 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
 import type {Client} from './client.js';
-import {loadAxios} from './axios-module.js';
+import {shortenTimeout, timeoutOf, tokenWithinLimits} from './axios-limits.js';
 import {authorizationKey, isReplayable, resolveRequestAuth, retriesUnauthorized} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
@@ -68,8 +68,6 @@ type Attachment = {
 const stateKey = 'vibrant-oauth2-client';
 // axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
 const absoluteUrlPattern = /^([a-z][a-z\d+\-.]*:)?\/\//i;
-// setTimeout's limit: a longer timeout is none here (the client's totalTimeoutMs bounds the wait).
-const maxTimerMs = 2_147_483_647;
 
 const attachments = new WeakMap<object, {request: readonly number[]; response: number}>();
 
@@ -209,8 +207,8 @@ function authorize(config: Config, attachment: Attachment, warm: boolean): Confi
 }
 
 /**
- * Waits for the token within the request's own limits (see {@link tokenWithin}); the time it took
- * counts against the request's timeout, so the exchange gets what is left.
+ * Waits for the token within the request's own limits (axios-limits.ts), then sets it. On our
+ * retry after a 401, the timeout is already what was left of the caller's, which the messages name.
  */
 async function authorizeWithin(
 	config: Config,
@@ -223,94 +221,18 @@ async function authorizeWithin(
 		Reflect.deleteProperty(config.headers, key);
 	}
 
-	const startedAt = performance.now();
-	const timeoutMs = timeoutOf(config);
-	// On a retry, the timeout is what was left of the caller's, which the messages name.
-	const callerTimeoutMs = state?.deadline === undefined ? timeoutMs : state.timeoutMs;
-	const token = await tokenWithin(config, attachment.cache, timeoutMs, callerTimeoutMs);
-	if (timeoutMs > 0) {
-		const leftMs = startedAt + timeoutMs - performance.now();
-		if (leftMs < 1) {
-			throw timeoutError(config, callerTimeoutMs);
-		}
-
-		shortenTimeout(config, leftMs, callerTimeoutMs);
-	}
-
-	return setToken(config, token, key, attachment, state ?? firstState(config, startedAt, timeoutMs));
-}
-
-/**
- * The token for a request that has to wait for one, within the request's own limits (SPEC: every
- * wait ends when the caller says so): its `cancelToken` and `signal` end the wait as they would end
- * the request, with axios's `CanceledError`; its timeout with the `AxiosError` of a timed-out
- * request. The request is then not sent. They end this request's wait only: the token request
- * goes on for the other callers and fills the cache.
- */
-async function tokenWithin(config: Config, cache: TokenCache, waitMs: number, callerTimeoutMs: number): Promise<string> {
-	const {signal, cancelToken} = config;
-	if (!signal && !cancelToken && waitMs === 0) {
-		return cache.get();
-	}
-
-	const controller = new AbortController();
-	const {CanceledError} = loadAxios();
-	const onAbort = () => {
-		controller.abort(new CanceledError(undefined, config));
-	};
-
-	// A CancelToken's reason is the CanceledError that cancel(message) made, which axios rejects with.
-	const onCancel = (reason: unknown) => {
-		controller.abort(reason);
-	};
-
-	// As axios's dispatchRequest: an already-cancelled token first, then an already-aborted signal.
-	cancelToken?.subscribe(onCancel);
-	if (signal?.aborted) {
-		onAbort();
-	}
-
-	signal?.addEventListener?.('abort', onAbort);
-	const timer =
-		waitMs > 0
-			? setTimeout(() => {
-					controller.abort(timeoutError(config, callerTimeoutMs));
-				}, waitMs)
-			: undefined;
-	try {
-		return await cache.get(controller.signal);
-	} finally {
-		clearTimeout(timer);
-		cancelToken?.unsubscribe(onCancel);
-		signal?.removeEventListener?.('abort', onAbort);
-	}
-}
-
-/** The request's timeout in milliseconds, or 0 for none (axios's default) or one too long for a timer. */
-function timeoutOf(config: InternalAxiosRequestConfig): number {
-	const {timeout} = config;
-	return typeof timeout === 'number' && timeout > 0 && timeout <= maxTimerMs ? timeout : 0;
+	const first = state ?? firstState(config);
+	const token = await tokenWithinLimits(config, attachment.cache, state?.deadline === undefined ? undefined : state.timeoutMs);
+	return setToken(config, token, key, attachment, first);
 }
 
 /**
  * The state of a request we authorize for the first time. Only with a timeout is it a new object,
  * holding when the call must be done: the clock is read only then.
  */
-function firstState(config: InternalAxiosRequestConfig, startedAt?: number, timeoutMs = timeoutOf(config)): RequestState {
-	return timeoutMs === 0 ? firstAttempt : {retried: false, deadline: (startedAt ?? performance.now()) + timeoutMs, timeoutMs};
-}
-
-/** Gives the rest of the exchange what is left of the caller's timeout; axios's message still names the caller's. */
-function shortenTimeout(config: InternalAxiosRequestConfig, leftMs: number, callerTimeoutMs: number): void {
-	config.timeoutErrorMessage ??= `timeout of ${callerTimeoutMs}ms exceeded`;
-	config.timeout = Math.ceil(leftMs);
-}
-
-/** The error axios gives a request that timed out (lib/adapters/http.js), saying what was waited for. */
-function timeoutError(config: InternalAxiosRequestConfig, callerTimeoutMs: number): AxiosError {
-	const {AxiosError: AxiosErrorClass} = loadAxios();
-	const code = config.transitional?.clarifyTimeoutError === true ? AxiosErrorClass.ETIMEDOUT : AxiosErrorClass.ECONNABORTED;
-	return new AxiosErrorClass(`timeout of ${callerTimeoutMs}ms exceeded while waiting for an access token`, code, config);
+function firstState(config: InternalAxiosRequestConfig): RequestState {
+	const timeoutMs = timeoutOf(config);
+	return timeoutMs === 0 ? firstAttempt : {retried: false, deadline: performance.now() + timeoutMs, timeoutMs};
 }
 
 function setToken(config: Config, token: string, key: string | undefined, attachment: Attachment, state: RequestState): Config {

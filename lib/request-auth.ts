@@ -160,6 +160,34 @@ export function isAuthorizationName(name: string): boolean {
 }
 
 /**
+ * Whose `Authorization` is it, for fetch: one in the headers the caller gave (a `Headers`, an array
+ * of pairs or a record) is the caller's.
+ *
+ * @internal
+ */
+export function hasAuthorizationHeader(headers: RequestInit['headers']): boolean {
+	if (headers === undefined) {
+		return false;
+	}
+
+	if (headers instanceof Headers) {
+		return headers.has('authorization');
+	}
+
+	if (Array.isArray(headers)) {
+		for (const pair of headers) {
+			if (isAuthorizationName(String(pair[0]))) {
+				return true;
+			}
+		}
+
+		return false;
+	}
+
+	return authorizationKey(headers) !== undefined;
+}
+
+/**
  * The name under which a header record (a plain object, or axios's `AxiosHeaders`) holds
  * `Authorization`, in any letter case, as axios's own lookup (`AxiosHeaders.has` / `set`) and
  * fetch's record conversion find it.

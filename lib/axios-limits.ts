@@ -1,10 +1,10 @@
-import type {AxiosError, InternalAxiosRequestConfig} from 'axios';
-import {loadAxios} from './axios-module.js';
-import type {TokenCache} from './token-cache.js';
-
 // A request's own limits (its signal, its cancelToken, its timeout) over its wait for a token, in
 // axios's own errors (SPEC: every wait ends when the caller says so). Only a request that has to
 // wait comes here: the warm path never does.
+
+import type {AxiosError, InternalAxiosRequestConfig} from 'axios';
+import {loadAxios} from './axios-module.js';
+import type {TokenCache} from './token-cache.js';
 
 // setTimeout's limit: a longer timeout is none here (the client's totalTimeoutMs bounds the wait).
 const maxTimerMs = 2_147_483_647;

@@ -1,12 +1,12 @@
+// The rules that the axios and the fetch integrations share: which origins may receive the token,
+// whose `Authorization` header a request carries, which bodies can be sent twice, and what a 401
+// decides. One copy, so the two integrations cannot drift apart.
+
 import {Client, cacheOf} from './client.js';
 import {requireHttpsOrLoopback} from './config.js';
 import {isUnauthorizedObserved, publishUnauthorized, type UnauthorizedMessage} from './diagnostics.js';
 import {VibrantConfigError} from './errors.js';
 import type {TokenCache} from './token-cache.js';
-
-// The rules that the axios and the fetch integrations share: which origins may receive the token,
-// whose `Authorization` header a request carries, which bodies can be sent twice, and what a 401
-// decides. One copy, so the two integrations cannot drift apart.
 
 /**
  * The origin that may receive the token when the options name none (and axios has no `baseURL`).

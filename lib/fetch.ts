@@ -119,7 +119,9 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 		}
 
 		const token = cache.cached();
-		if (token === undefined || request !== undefined || init?.body instanceof FormData) {
+		const body = init?.body;
+		// `FormData` is a getter on globalThis: not looked up for a request without a body.
+		if (token === undefined || request !== undefined || (body !== undefined && body instanceof FormData)) {
 			return authorizeSlowly(wrapper, request, init, url, headers);
 		}
 

@@ -236,16 +236,7 @@ function resolveTokenUrl(value: unknown, environmentValue: string | undefined): 
 		throw new VibrantConfigError(`${setting} must not contain user:password@; pass the credentials as clientId / clientSecret instead.`);
 	}
 
-	if (url.protocol === 'http:') {
-		if (!isLoopback(url.hostname)) {
-			throw new VibrantConfigError(
-				`${setting} uses plain http: to ${url.host}; the client secret travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
-			);
-		}
-	} else if (url.protocol !== 'https:') {
-		throw new VibrantConfigError(`${setting} must be an https: URL (it uses ${url.protocol}).`);
-	}
-
+	requireHttpsOrLoopback(url, setting, {carries: 'the client secret', kind: 'URL'});
 	url.hash = '';
 	return url;
 }
@@ -258,6 +249,27 @@ function resolveTokenUrl(value: unknown, environmentValue: string | undefined): 
  */
 export function isLoopback(hostname: string): boolean {
 	return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Throws unless `url` is `https:`, or plain `http:` to a loopback host: what it `carries` (the
+ * client secret, a token) travels only over TLS.
+ *
+ * @param setting - the setting the error names, e.g. `Option tokenUrl` or `origins[0]`.
+ * @param text - what travels to the URL, and what the error calls the URL.
+ * @throws {@link VibrantConfigError} naming the setting and the scheme or host (never more of the URL).
+ * @internal
+ */
+export function requireHttpsOrLoopback(url: URL, setting: string, text: {readonly carries: string; readonly kind: 'URL' | 'origin'}): void {
+	if (url.protocol === 'http:') {
+		if (!isLoopback(url.hostname)) {
+			throw new VibrantConfigError(
+				`${setting} uses plain http: to ${url.host}; ${text.carries} travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
+			);
+		}
+	} else if (url.protocol !== 'https:') {
+		throw new VibrantConfigError(`${setting} must be an https: ${text.kind} (it uses ${url.protocol}).`);
+	}
 }
 
 function resolveScope(value: unknown, environmentValue: string | undefined): string | undefined {

@@ -497,6 +497,26 @@ describe('a proxy that refuses', () => {
 		expectNoSecretIn(result);
 	});
 
+	test("NODE_USE_ENV_PROXY=1 (Node's own proxy support, Node 22.21+ and 24.5+) changes nothing: the same tunnel, the same rules", async () => {
+		proxy.behave({kind: 'close'});
+		const client = trusted({HTTPS_PROXY: proxy.url, NODE_USE_ENV_PROXY: '1'});
+		const {result, connects} = await counting(async () =>
+			client.getToken(options(server.url('127.0.0.1'), {retries: 0, timeoutMs: 20_000})),
+		);
+		expect(result.message).toMatch(
+			new RegExp(String.raw`^The proxy ${proxyOrigin} closed the connection without answering the tunnel request \(CONNECT\)`),
+		);
+		expect(connects.map(connect => connect.target)).toEqual([`127.0.0.1:${server.port}`]);
+
+		proxy.behave({kind: 'tunnel'});
+		// NO_PROXY by axios's rules: 127.0.0.1 matches localhost (Node's own rules would tunnel this).
+		const bypassed = await counting(async () =>
+			trusted({HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1', NODE_USE_ENV_PROXY: '1'}).getToken(options(server.url('localhost'))),
+		);
+		expect(bypassed.result.ok).toBe(true);
+		expect(bypassed.connects).toHaveLength(0);
+	});
+
 	test('a proxy that never answers CONNECT: timed out after timeoutMs, and the connection to the proxy is closed with the request', async () => {
 		proxy.behave({kind: 'hang'});
 		const {result, connects} = await counting(async () => proxied.getToken(options(server.url(), {retries: 1, timeoutMs: 400})));

@@ -7,6 +7,7 @@ import {log} from './log.js';
 import {type CachedToken, InvalidTokenResponse, type TokenResponse, toCachedToken} from './token.js';
 import {type BudgetEnd, parseTokenBody, toBadBodyError, toTokenError, unparsableProblem} from './token-errors.js';
 import {isRetryable, parseRetryAfter, retryDelay} from './token-retry.js';
+import {tunnelAgentFor} from './proxy-tunnel.js';
 
 /** Reads at most this much of a token response (golang/oauth2 uses the same cap). */
 const maxResponseBytes = 1024 * 1024;
@@ -128,8 +129,9 @@ function createTokenInstance(config: ResolvedConfig, headers: Readonly<Record<st
 				// Loopback only (resolveConfig): a proxy would carry the secret off the machine in clear text.
 				request.proxy = false;
 			} else {
-				// https: the environment's proxy (HTTPS_PROXY, NO_PROXY), tunnelled by axios (CONNECT).
-				delete request.proxy;
+				// https: the environment's proxy (HTTPS_PROXY, NO_PROXY), through our own CONNECT tunnel.
+				request.proxy = false;
+				request.httpsAgent = tunnelAgentFor(config.tokenUrl);
 			}
 
 			return request;

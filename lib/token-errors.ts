@@ -1,6 +1,7 @@
-import type {AxiosError} from 'axios';
+import type {AxiosError, AxiosResponse} from 'axios';
 import {loadAxios} from './axios-module.js';
 import {VibrantTokenError, excerpt} from './errors.js';
+import {type TunnelRecord, tunnelOf} from './proxy-tunnel.js';
 import {maxRetryAfterMs, parseRetryAfter} from './token-retry.js';
 
 // Every failure of a token request, translated once into a VibrantTokenError that says what
@@ -230,10 +231,11 @@ const hostNameMismatchCode = 'ERR_TLS_CERT_ALTNAME_INVALID';
 
 /**
  * Translates the failures that are about the way to the token endpoint rather than the endpoint
- * itself: a TLS certificate that could not be verified, and a proxy that did not open the tunnel.
- * Returns `undefined` for any other failure. A certificate failure is never retried (`isRetryable`
- * does not list its codes: it will not get better); a proxy's answer, reset, refusal or timeout is
- * retried exactly when the same status or code from the token endpoint would be.
+ * itself: a TLS certificate that could not be verified, and a proxy that did not open the tunnel
+ * or closed it, told apart by how far the tunnel got (proxy-tunnel.ts). Returns `undefined` for any
+ * other failure. A certificate failure is never retried (`isRetryable` does not list its codes: it
+ * will not get better); a proxy's answer, reset, refusal, close or timeout is retried exactly when
+ * the same status or code from the token endpoint would be.
  *
  * @param error - the token request's failure, after its retries.
  * @param endpoint - the token URL without query or credentials, as messages show it.
@@ -265,62 +267,103 @@ export function toTlsOrProxyError(
 		);
 	}
 
-	if (tokenUrl.protocol !== 'https:') {
+	const tunnel = tunnelOf(response === undefined ? error.request : response.request);
+	if (tokenUrl.protocol !== 'https:' || tunnel === undefined) {
 		return undefined;
 	}
 
-	const request: unknown = response === undefined ? error.request : response.request;
-	const proxy = proxyOrigin(request);
-	const socket = socketOf(request);
+	const {proxy, stage} = tunnel;
+	const host = tokenUrl.hostname;
 	if (response !== undefined) {
-		// An https: request answered in clear text: the proxy's answer to CONNECT (the tunnel never
-		// opened), which the tunnelling agent hands on as if it were the response. Not the token
-		// endpoint's status, so `status` stays unset (a proxy's 403 is not bad credentials).
-		if (socket === undefined || socket.encrypted === true) {
+		// The proxy's answer to CONNECT (the tunnel never opened), which the tunnel hands on as the
+		// response. Not the token endpoint's status, so `status` stays unset (a proxy's 403 is not
+		// bad credentials).
+		return stage === 'refused' ? refusedTunnel(tunnel, tokenUrl, response, tries, redact) : undefined;
+	}
+
+	const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+	switch (stage) {
+		case 'connect': {
+			if (code === 'ECONNRESET') {
+				return new VibrantTokenError(
+					`The proxy ${proxy} reset the connection without answering the tunnel request (CONNECT) to ${tokenUrl.host}${tries}; check HTTPS_PROXY (scheme, host and port) and NO_PROXY, and that the proxy allows ${host}.`,
+					{cause},
+				);
+			}
+
+			return timedOut
+				? new VibrantTokenError(
+						`Token request to ${endpoint} timed out${tries} waiting for the proxy ${proxy}: it did not answer the tunnel request (CONNECT) in time (timeoutMs); check HTTPS_PROXY and NO_PROXY.`,
+						{cause},
+					)
+				: new VibrantTokenError(
+						`Could not reach the token endpoint ${endpoint} through the proxy ${proxy}${tries} (${code === 'ERR_PROXY_TUNNEL' ? detail : (code ?? 'network error')}); check HTTPS_PROXY and NO_PROXY.`,
+						{cause},
+					);
+		}
+
+		case 'closed': {
+			return new VibrantTokenError(
+				`The proxy ${proxy} closed the connection without answering the tunnel request (CONNECT) to ${tokenUrl.host}${tries}; check HTTPS_PROXY (scheme, host and port) and NO_PROXY, and that the proxy allows ${host}.`,
+				{cause},
+			);
+		}
+
+		case 'tls': {
+			// The proxy answered and the tunnel is open: what failed is TLS with the token endpoint (or
+			// the proxy's own connection to it), not the way to the proxy.
+			return new VibrantTokenError(
+				timedOut
+					? `Token request to ${endpoint} timed out${tries} in the TLS handshake with the token endpoint, inside the tunnel the proxy ${proxy} opened; check that ${tokenUrl.host} serves https and is reachable from the proxy.`
+					: `TLS with the token endpoint ${endpoint} failed${tries} inside the tunnel the proxy ${proxy} opened (${detail}); check that ${tokenUrl.host} serves https and is reachable from the proxy.`,
+				{cause},
+			);
+		}
+
+		case 'refused': {
+			// Answered (the response above); anything after that is not about the tunnel.
 			return undefined;
 		}
 
-		const answer = `${response.status}${response.statusText === '' ? '' : ` ${excerpt(redact(response.statusText))}`}`;
-		const host = tokenUrl.hostname;
-		let hint: string;
-		if (response.status === 407) {
-			hint = hasProxyCredentials(request)
-				? 'the proxy did not accept the credentials in HTTPS_PROXY (percent-escapes in them are sent as written, not decoded)'
-				: 'the proxy wants credentials: put them in HTTPS_PROXY (http://user:password@host:port), or list the token host in NO_PROXY if it is to be reached directly';
-		} else if (response.status >= 500) {
-			hint = `the proxy could not reach ${host}; check that ${host} is reachable from the proxy, and HTTPS_PROXY and NO_PROXY`;
-		} else {
-			hint = `check HTTPS_PROXY and NO_PROXY, and that the proxy allows ${host}`;
+		case 'open': {
+			if (code === 'ECONNRESET' || code === 'EPIPE') {
+				return new VibrantTokenError(
+					`The token endpoint ${endpoint} closed the connection without answering${tries} (reached through the proxy ${proxy}, which opened the tunnel); try again later.`,
+					{cause},
+				);
+			}
+
+			// A timeout, or anything else, once TLS is up: the token endpoint's own failure.
+			return undefined;
 		}
-
-		return new VibrantTokenError(
-			`The proxy${proxy === undefined ? '' : ` ${proxy}`} refused the tunnel to the token endpoint ${tokenUrl.origin}: it answered ${answer}${tries}; ${hint}.`,
-			{cause: new Error(`CONNECT answered ${answer}`)},
-		);
 	}
+}
 
-	// A request that never got a socket failed while the proxy was to open the tunnel.
-	if (proxy === undefined || socket !== undefined) {
-		return undefined;
-	}
-
-	if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
-		return new VibrantTokenError(
-			`Token request to ${endpoint} timed out${tries} waiting for the proxy ${proxy}: it did not answer the tunnel request (CONNECT) or closed the connection without an answer; check HTTPS_PROXY and NO_PROXY.`,
-			{cause},
-		);
+/** A proxy's non-2xx answer to CONNECT. */
+function refusedTunnel(
+	tunnel: TunnelRecord,
+	tokenUrl: URL,
+	response: AxiosResponse,
+	tries: string,
+	redact: (text: string) => string,
+): VibrantTokenError {
+	const answer = `${response.status}${response.statusText === '' ? '' : ` ${excerpt(redact(response.statusText))}`}`;
+	const host = tokenUrl.hostname;
+	let hint: string;
+	if (response.status === 407) {
+		hint = tunnel.hasCredentials
+			? 'the proxy did not accept the credentials in HTTPS_PROXY (percent-escapes in them are sent as written, not decoded)'
+			: 'the proxy wants credentials: put them in HTTPS_PROXY (http://user:password@host:port), or list the token host in NO_PROXY if it is to be reached directly';
+	} else if (response.status >= 500) {
+		hint = `the proxy could not reach ${host}; check that ${host} is reachable from the proxy, and HTTPS_PROXY and NO_PROXY`;
+	} else {
+		hint = `check HTTPS_PROXY and NO_PROXY, and that the proxy allows ${host}`;
 	}
 
 	return new VibrantTokenError(
-		`Could not reach the token endpoint ${endpoint} through the proxy ${proxy}${tries} (${code ?? 'network error'}); check HTTPS_PROXY and NO_PROXY.`,
-		{cause},
+		`The proxy ${tunnel.proxy} refused the tunnel to the token endpoint ${tokenUrl.origin}: it answered ${answer}${tries}; ${hint}.`,
+		{cause: new Error(`CONNECT answered ${answer}`)},
 	);
-}
-
-/** Whether the tunnelling agent had credentials for the proxy (never what they are). */
-function hasProxyCredentials(request: unknown): boolean {
-	const proxy = propertyOf(propertyOf(request, 'agent'), 'proxy');
-	return [propertyOf(proxy, 'auth'), propertyOf(proxy, 'username')].some(value => typeof value === 'string' && value !== '');
 }
 
 /** A plain Error with the failure's code and redacted message: never the AxiosError with its config. */
@@ -331,33 +374,4 @@ function sanitisedCause(error: AxiosError, redact: (text: string) => string): Er
 	}
 
 	return cause;
-}
-
-/**
- * The proxy an https: request was tunnelled through, as `scheme://host:port` (never its
- * credentials): axios's tunnelling agent (https-proxy-agent) keeps the proxy's address in `proxy`.
- */
-function proxyOrigin(request: unknown): string | undefined {
-	const agent = propertyOf(request, 'agent');
-	const proxy = propertyOf(agent, 'proxy');
-	const hostname = propertyOf(proxy, 'hostname') ?? propertyOf(proxy, 'host');
-	const port = propertyOf(proxy, 'port');
-	if (typeof hostname !== 'string' || hostname === '') {
-		return undefined;
-	}
-
-	const protocol = propertyOf(proxy, 'protocol');
-	const scheme = protocol === 'https:' || protocol === 'https' ? 'https' : 'http';
-	const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
-	return `${scheme}://${host}${(typeof port === 'number' || typeof port === 'string') && port !== '' ? `:${port}` : ''}`;
-}
-
-/** The request's socket, if it was ever given one. */
-function socketOf(request: unknown): {encrypted?: unknown} | undefined {
-	const socket = propertyOf(request, 'socket');
-	return typeof socket === 'object' && socket !== null ? socket : undefined;
-}
-
-function propertyOf(value: unknown, key: string): unknown {
-	return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }

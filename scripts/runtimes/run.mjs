@@ -12,7 +12,7 @@
 // 4. Prints the matrix (check × runtime), then runs the whole Jest suite on the Node marked `jest`
 //    in versions.mjs. Exits non-zero on any failed cell or test.
 //
-//   node scripts/runtimes/run.mjs [--runtimes=node26,bun] [--checks=proxy-ip,cli] [--no-jest] [--jobs=3] [--keep]
+//   node scripts/runtimes/run.mjs [--runtimes=node26,bun] [--checks=proxy-ip,cli] [--no-jest] [--jobs=3] [--keep] [--verbose]
 //
 // Needs the repository's devDependencies (npm ci), a built dist/, openssl and redis-server.
 import {spawn} from 'node:child_process';
@@ -39,6 +39,7 @@ const {values: flags} = parseArgs({
 		jobs: {type: 'string'},
 		'no-jest': {type: 'boolean'},
 		keep: {type: 'boolean'},
+		verbose: {type: 'boolean'},
 	},
 });
 
@@ -155,7 +156,7 @@ function fail(reason) {
 function lastLine(text) {
 	return (
 		text
-			// eslint-disable-next-line no-control-regex -- Deno colours its stack traces even with NO_COLOR
+			// eslint-disable-next-line no-control-regex -- Deno coloured its stack traces without --allow-env, NO_COLOR or not
 			.replaceAll(/\x1b\[[0-9;]*m/g, '')
 			.trim()
 			.split('\n')
@@ -504,6 +505,12 @@ function printMatrix(rows, runtimes, cells, ms) {
 	console.log(`${cells.length - failures.length} of ${cells.length} cells passed in ${seconds(ms)}`);
 	for (const [index, item] of failures.entries()) {
 		console.log(`  FAIL ${index + 1}: ${item.runtime.name} × ${item.check.label}: ${item.reason}`);
+	}
+
+	if (flags.verbose === true) {
+		for (const item of cells.filter(cell => cell.ok)) {
+			console.log(`  pass: ${item.runtime.name} × ${item.check.label}: ${item.detail} (${seconds(item.ms)})`);
+		}
 	}
 }
 

@@ -2,6 +2,7 @@
 // otherwise a promise settled from outside, a condition polled, or an event.
 'use strict';
 const {once} = require('node:events');
+const {performance} = require('node:perf_hooks');
 
 /** Resolves after `ms` milliseconds (at once for ms ≤ 0). */
 async function sleep(ms) {
@@ -19,6 +20,28 @@ function deferred() {
 		reject = fail;
 	});
 	return {promise, resolve, reject};
+}
+
+/**
+ * Calls `tick(i)` at start + i × intervalMs until durationMs have passed, without waiting for what
+ * a tick starts; resolves with what the ticks returned.
+ */
+async function paced({intervalMs, durationMs}, tick) {
+	const started = [];
+	const start = performance.now();
+	for (let index = 0; ; index++) {
+		// Behind schedule, the next tick starts at once: the ticks catch up instead of drifting.
+		const wait = start + index * intervalMs - performance.now();
+		if (wait > 0) {
+			await sleep(wait);
+		}
+
+		if (performance.now() - start >= durationMs) {
+			return started;
+		}
+
+		started.push(tick(index));
+	}
 }
 
 /** Polls `condition` (sync or async) every 5 ms until it holds; rejects after `timeoutMs`. */
@@ -46,4 +69,4 @@ async function waitForEvent(emitter, event, timeoutMs = 5000) {
 	}
 }
 
-module.exports = {deferred, sleep, waitFor, waitForEvent};
+module.exports = {deferred, paced, sleep, waitFor, waitForEvent};

@@ -1,0 +1,34 @@
+// One process of the fleet of demo/fleet.mjs, using the built package the way an application would:
+// `attachVibrantAuth(axios.create(…), {client: new Client({store: new RedisTokenStore(redis)})})`.
+// Driven over the harness protocol (harness/rpc.cjs). Commands:
+//
+//   init({redisUrl, clientOptions, apiOrigin})  connects to Redis, builds the client and the API
+//   requests({count})  `count` concurrent GETs: their statuses, or the error's name
+//   token()  the client's token (the cached one, or a new one)
+import axios from 'axios';
+import {Redis} from 'ioredis';
+import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
+import {serve} from '../harness/rpc.cjs';
+
+let client;
+let api;
+const commands = {
+	init({redisUrl, clientOptions, apiOrigin}) {
+		const redis = new Redis(redisUrl);
+		// An application listens for errors; the store's own timeout bounds every wait.
+		redis.on('error', () => {});
+		client = new Client({...clientOptions, store: new RedisTokenStore(redis)});
+		api = attachVibrantAuth(axios.create({baseURL: apiOrigin}), {client});
+		return null;
+	},
+	/** `count` concurrent GETs: their statuses, or the error's name. */
+	async requests({count}) {
+		const settled = await Promise.allSettled(Array.from({length: count}, (_, index) => api.get(`/labs/${process.pid}/${index}`)));
+		return settled.map(result => (result.status === 'fulfilled' ? result.value.status : (result.reason?.name ?? 'Error')));
+	},
+	async token() {
+		return client.getToken();
+	},
+};
+
+serve(commands);

@@ -5,6 +5,9 @@
 //   init({redisUrl, clientOptions, apiOrigin})  connects to Redis, builds the client and the API
 //   requests({count})  `count` concurrent GETs: their statuses, or the error's name
 //   token()  the client's token (the cached one, or a new one)
+//   backoffEndsAt()  when the store's latest back-off ends (epoch ms; 0 if it never failed), from the
+//        `failed` events of the package's store channel
+import diagnosticsChannel from 'node:diagnostics_channel';
 import axios from 'axios';
 import {Redis} from 'ioredis';
 import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
@@ -12,6 +15,13 @@ import {serve} from '../harness/rpc.cjs';
 
 let client;
 let api;
+let backoffEndsAt = 0;
+diagnosticsChannel.subscribe('vibrant-oauth2-client:store', message => {
+	if (message.event === 'failed') {
+		backoffEndsAt = Math.max(backoffEndsAt, Date.now() + message.backoffMs);
+	}
+});
+
 const commands = {
 	init({redisUrl, clientOptions, apiOrigin}) {
 		const redis = new Redis(redisUrl);
@@ -29,6 +39,7 @@ const commands = {
 	async token() {
 		return client.getToken();
 	},
+	backoffEndsAt: () => backoffEndsAt,
 };
 
 serve(commands);

@@ -115,9 +115,10 @@ async function runDemo() {
 				`${expectCount('Redis stopped: token requests', outage.tokenRequests, processes)} token requests (${retried('Redis stopped', outage)}).`,
 		);
 
-		// 4. Redis answers again (SIGCONT). Past the clients' back-off (they left Redis alone for 2 s
-		//    after two failed commands), a revocation of every process's token costs one token request again.
-		await sleep(3000);
+		// 4. Redis answers again (SIGCONT). Past the clients' back-off (they leave Redis alone for 1 s
+		//    after a failed command, 2 s after two), a revocation of every process's token costs one
+		//    token request again.
+		await untilBackoffsEnd(workers);
 		const own = new Set(await Promise.all(workers.map(async worker => worker.call('token'))));
 		expectCount('Redis resumed: distinct tokens in the fleet', own.size, processes);
 		await Promise.all([...own].map(async token => auth.revoke(token)));
@@ -136,4 +137,16 @@ async function runDemo() {
 	}
 
 	finish('All checks passed; redis-server, servers and processes stopped.');
+}
+
+/** Until the store back-off of every worker has ended (as their store channels announced it). */
+async function untilBackoffsEnd(workers) {
+	for (;;) {
+		const endsAt = Math.max(...(await Promise.all(workers.map(async worker => worker.call('backoffEndsAt')))));
+		if (Date.now() > endsAt) {
+			return;
+		}
+
+		await sleep(endsAt - Date.now() + 20);
+	}
 }

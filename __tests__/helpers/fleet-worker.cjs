@@ -36,6 +36,7 @@ const axios = require('axios');
 const {Client, RedisTokenStore, attachVibrantAuth} = require('../../dist/cjs/index.js');
 const {observeChannels} = require('../../harness/observe-channels.cjs');
 const {serve} = require('../../harness/rpc.cjs');
+const {sleep} = require('../../harness/wait.cjs');
 
 /** The current test's Redis connection, Client and axios instance. */
 let current = {};
@@ -212,9 +213,7 @@ const {problems} = serve(
 
 				calls++;
 				slowestMs = Math.max(slowestMs, performance.now() - started);
-				await new Promise(resolve => {
-					setTimeout(resolve, intervalMs);
-				});
+				await sleep(intervalMs);
 			}
 
 			return {tokens: [...tokens], slowestMs, failures, calls};

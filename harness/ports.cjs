@@ -37,4 +37,4 @@ async function freePort({withBusPort = false} = {}) {
 	}
 }
 
-module.exports = {freePort, isFree};
+module.exports = {freePort};

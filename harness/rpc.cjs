@@ -124,19 +124,6 @@ function forkChild(modulePath, {args = [], env = process.env, output = 'inherit'
 	};
 }
 
-/** Kills every child forked here that is still running and waits for them to exit. */
-async function stopChildren() {
-	await Promise.all(
-		[...running].map(
-			async child =>
-				new Promise(resolve => {
-					child.once('exit', resolve);
-					child.kill('SIGKILL');
-				}),
-		),
-	);
-}
-
 /**
  * The child's end: answers the parent's calls with `commands[command](args)` and sends
  * `{ready}` at once, so call it when the child is ready to answer.
@@ -189,4 +176,4 @@ function defaultPort() {
 	return process;
 }
 
-module.exports = {connect, forkChild, serve, stopChildren};
+module.exports = {connect, forkChild, serve};

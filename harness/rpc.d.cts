@@ -42,9 +42,6 @@ export function forkChild<Ready = unknown>(modulePath: string, options?: ForkOpt
 /** The parent's end over a child process or a worker thread already started. */
 export function connect<Ready = unknown>(target: ChildProcess | Worker, options?: {readonly name?: string}): Peer<Ready>;
 
-/** Kills every child forked by forkChild() that is still running, and waits for them to exit. */
-export function stopChildren(): Promise<void>;
-
 /** A command of a child: takes the parent's `args` and answers with anything structured-cloneable. */
 export type Command = (args: never) => unknown;
 

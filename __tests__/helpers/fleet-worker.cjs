@@ -29,14 +29,13 @@
 // process's unhandled rejections and uncaught exceptions since the last reset (`problems`), which
 // must stay empty.
 'use strict';
-const {once} = require('node:events');
 const {performance} = require('node:perf_hooks');
 const {inspect} = require('node:util');
 const axios = require('axios');
 const {Client, RedisTokenStore, attachVibrantAuth} = require('../../dist/cjs/index.js');
 const {observeChannels} = require('../../harness/observe-channels.cjs');
 const {serve} = require('../../harness/rpc.cjs');
-const {sleep} = require('../../harness/wait.cjs');
+const {sleep, waitForEvent} = require('../../harness/wait.cjs');
 
 /** The current test's Redis connection, Client and axios instance. */
 let current = {};
@@ -74,7 +73,7 @@ async function connect({kind, ports, db = 0, awaitConnect = true}) {
 			const connection = new Redis({...nodes[0], db});
 			connection.on('error', () => {});
 			if (awaitConnect) {
-				await once(connection, 'ready');
+				await waitForEvent(connection, 'ready', 10_000);
 			}
 
 			return connection;
@@ -85,7 +84,7 @@ async function connect({kind, ports, db = 0, awaitConnect = true}) {
 			connection.on('error', () => {});
 			// A test starts once the client knows the slots: a first command must not pay for that
 			// discovery within the store's commandTimeoutMs on a loaded machine.
-			await once(connection, 'ready');
+			await waitForEvent(connection, 'ready', 10_000);
 			return connection;
 		}
 

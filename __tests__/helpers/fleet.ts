@@ -28,7 +28,7 @@ export type FleetWorker = Child;
 
 const workerPath = path.join(__dirname, 'fleet-worker.cjs');
 
-/** Starts a process of its own, set up for a test; stop it (or stopChildren()) when the test ends. */
+/** Starts a process of its own, set up for a test (one the test kills, say); stop() it when the test ends. */
 export async function startWorker(setup: WorkerSetup): Promise<FleetWorker> {
 	const worker = forkChild(workerPath, {name: 'fleet worker'});
 	await worker.call('reset', setup);

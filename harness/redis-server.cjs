@@ -48,10 +48,16 @@ async function answersPing(port) {
 }
 
 async function waitForPing(port, child) {
+	let spawnError;
+	child.once('error', error => {
+		spawnError = error;
+	});
 	const deadline = Date.now() + 10_000;
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) {
-			throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+		if (spawnError !== undefined || child.exitCode !== null) {
+			throw new Error(`redis-server on port ${port} did not start (${spawnError?.message ?? `exit code ${child.exitCode}`})`, {
+				cause: spawnError,
+			});
 		}
 
 		if (await answersPing(port)) {
@@ -82,8 +88,10 @@ async function startRedisServer({args = [], cluster = false} = {}) {
 		{stdio: 'ignore'},
 	);
 	running.set(child, directory);
+	// A redis-server that could not be spawned emits 'error' and never 'exit'.
 	const exited = new Promise(resolve => {
 		child.once('exit', resolve);
+		child.once('error', resolve);
 	});
 	const kill = async () => {
 		child.kill('SIGCONT');

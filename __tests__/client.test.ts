@@ -1,6 +1,7 @@
 import {setTimeout as delay} from 'node:timers/promises';
 import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
-import {waitFor} from './helpers/deferred.js';
+import {observeChannels} from '../harness/observe-channels.cjs';
+import {waitFor} from '../harness/wait.cjs';
 import {clientId, expectNoSecret, secret} from './helpers/secrets.js';
 import {startTokenServer, type TokenServer} from './helpers/token-server.js';
 
@@ -14,6 +15,31 @@ afterEach(async () => {
 
 function client(options: ClientOptions = {}): Client {
 	return new Client({clientId, clientSecret: secret, tokenUrl: server.url, ...options});
+}
+
+type Call = {token: string; startedAt: number; answeredAt: number};
+
+/**
+ * getToken() every 5 ms until it answers something other than `current`: each call, when it started
+ * and when it answered. The client takes no clock, so a test of expiry waits for the refetch itself
+ * (on short-lived tokens) instead of sleeping past a moment it guessed.
+ */
+async function callsUntilChanged(subject: Client, current: string, timeoutMs = 5000): Promise<Call[]> {
+	const calls: Call[] = [];
+	for (const deadline = Date.now() + timeoutMs; calls.at(-1)?.token === current || calls.length === 0;) {
+		if (Date.now() > deadline) {
+			throw new Error(`the token stayed ${current} for ${timeoutMs} ms`);
+		}
+
+		const startedAt = Date.now();
+		const token = await subject.getToken();
+		calls.push({token, startedAt, answeredAt: Date.now()});
+		if (token === current) {
+			await delay(5);
+		}
+	}
+
+	return calls;
 }
 
 describe('Client.getToken', () => {
@@ -69,22 +95,28 @@ describe('Client.getToken', () => {
 	});
 
 	test('a short real lifetime: reused for half of it, then refetched', async () => {
-		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 2}}));
+		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 1}}));
 		const subject = client({refreshAheadRatio: false});
+		const before = Date.now();
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(300);
-		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(900);
-		expect(await subject.getToken()).toBe('Bearer t2');
+		const obtained = Date.now();
+		const calls = await callsUntilChanged(subject, 'Bearer t1');
+		const refetched = calls.at(-1)!;
+		expect(refetched.token).toBe('Bearer t2');
+		// Half of its 1 s (the 60 s buffer is more than half of it): not before, and well before 1 s.
+		expect(refetched.answeredAt).toBeGreaterThanOrEqual(before + 500);
+		expect(refetched.startedAt).toBeLessThan(obtained + 1000);
 		expect(server.requests).toHaveLength(2);
 	});
 
 	test('expires_at from the server wins over expires_in', async () => {
-		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: Date.now() / 1000 + 0.4}}));
+		const expiresAt = Date.now() + 400;
+		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: expiresAt / 1000}}));
 		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(500);
-		expect(await subject.getToken()).toBe('Bearer t2');
+		const refetched = (await callsUntilChanged(subject, 'Bearer t1')).at(-1)!;
+		expect(refetched.token).toBe('Bearer t2');
+		expect(refetched.answeredAt).toBeGreaterThanOrEqual(expiresAt);
 	});
 
 	// A one-hour expires_in shows which of the two fields the client used.
@@ -92,14 +124,17 @@ describe('Client.getToken', () => {
 		['epoch seconds', (expiresAt: number) => expiresAt / 1000],
 		['epoch milliseconds', (expiresAt: number) => expiresAt],
 	])('expires_at in %s: the token is reused until then and refetched after', async (_form, toWire) => {
-		const expiresAt = Date.now() + 1500;
+		const expiresAt = Date.now() + 1000;
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: toWire(expiresAt)}}));
 		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
 		expect(await subject.getToken()).toBe('Bearer t1');
 		expect(server.requests).toHaveLength(1);
-		await delay(expiresAt - Date.now() + 50);
-		expect(await subject.getToken()).toBe('Bearer t2');
+		const calls = await callsUntilChanged(subject, 'Bearer t1');
+		// t1 until expires_at, then t2 at once (the hour of expires_in plays no part).
+		expect(calls.at(-1)!.token).toBe('Bearer t2');
+		expect(calls.at(-1)!.answeredAt).toBeGreaterThanOrEqual(expiresAt);
+		expect(calls.at(-1)!.startedAt).toBeLessThan(expiresAt + 1000);
 		expect(server.requests).toHaveLength(2);
 	});
 });
@@ -160,19 +195,24 @@ describe('refresh ahead', () => {
 		const unhandled: unknown[] = [];
 		const onUnhandled = (reason: unknown) => unhandled.push(reason);
 		process.on('unhandledRejection', onUnhandled);
+		// The end of each token request's trace: the background fetch has failed when the second ends.
+		let traced = 0;
+		const unobserve = observeChannels(channel => {
+			traced += channel === 'token:asyncEnd' ? 1 : 0;
+		});
 		try {
 			server.reply({body: {access_token: 'first', expires_in: 2}}, {status: 400, body: {error: 'invalid_client'}});
 			const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
 			expect(await subject.getToken()).toBe('Bearer first');
 			await delay(600);
 			expect(await subject.getToken()).toBe('Bearer first');
-			await waitFor(() => server.requests.length === 2);
-			await delay(50);
+			await waitFor(() => server.requests.length === 2 && traced === 2);
 			expect(await subject.getToken()).toBe('Bearer first');
 			expect(server.requests).toHaveLength(2);
 			await delay(50);
 			expect(unhandled).toEqual([]);
 		} finally {
+			unobserve();
 			process.off('unhandledRejection', onUnhandled);
 		}
 	});

@@ -22,7 +22,7 @@ import path from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
-import {startRedisServer} from '../redis-process.mjs';
+import redisServer from '../../harness/redis-server.cjs';
 import {ensureRuntimes, runtimesDirectory} from './install.mjs';
 import {createCertificates, startApiServer, startConnectProxy, startTokenServer} from './servers.mjs';
 import {runtimes as pinned} from './versions.mjs';
@@ -429,7 +429,7 @@ async function main() {
 		const [installed, dependencies, redis, tokens, api] = await Promise.all([
 			ensureRuntimes(runtimes),
 			prepareConsumer(consumer),
-			startRedisServer(),
+			redisServer.startRedisServer(),
 			startTokenServer({secret, certificates}),
 			startApiServer(),
 		]);

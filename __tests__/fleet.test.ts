@@ -308,6 +308,77 @@ describeWithRedis('a fleet of processes sharing one Redis', () => {
 		await expectNoProblems(fleet);
 	});
 
+	test("a waiter's abort ends its wait on another process's lock at once; the holder's token is adopted afterwards", async () => {
+		const [holder, waiter] = await pool.take(2, setup());
+		const release = tokens.hold();
+		const holding = holder!.call<Outcome[]>('tokens', {count: 3});
+		await waitFor(() => tokens.requests.length === 1);
+		await waitForKeys(keys => keys.some(entry => entry.key.endsWith(':lock')));
+		const started = performance.now();
+		const [aborted] = await waiter!.call<Outcome[]>('tokens', {count: 1, abortAfterMs: 300});
+		const elapsed = performance.now() - started;
+		expect(aborted).toMatchObject({ok: false, name: 'TimeoutError'});
+		// The held token request would keep it waiting for ever; the signal ends the wait at 300 ms.
+		expect(elapsed).toBeGreaterThanOrEqual(290);
+		expect(elapsed).toBeLessThan(1000);
+		release();
+		expect(valuesOf(await holding)).toEqual(new Set(['Bearer token-1']));
+		expect(valuesOf(await waiter!.call<Outcome[]>('tokens', {count: 2}))).toEqual(new Set(['Bearer token-1']));
+		expect(tokens.requests).toHaveLength(1);
+		await expectNoProblems([holder!, waiter!]);
+	});
+
+	test('8 processes behind a lock holder whose fetch fails after F: the last is done within 2.5 × F, and no failure is adopted', async () => {
+		const fetchMs = 1000;
+		let holderStarted: number | undefined;
+		tokens.reply(() => {
+			holderStarted ??= performance.now();
+			return {status: 503, body: {error: 'temporarily_unavailable'}, delayMs: fetchMs};
+		});
+		const fleet = await pool.take(8, setup({client: {retries: 0}}));
+		const outcomes = (await everyProcess<Outcome[]>(fleet, 'tokens', {count: 5})).flat();
+		const elapsed = performance.now() - holderStarted!;
+		expect(outcomes).toHaveLength(40);
+		expect(outcomes.every(outcome => !outcome.ok && outcome.name === 'VibrantTokenError' && outcome.status === 503)).toBe(true);
+		// The holder's request, then each waiting process its own, at once (one after another: 8 × F).
+		expect(tokens.requests).toHaveLength(8);
+		expect(elapsed).toBeLessThan(2.5 * fetchMs);
+		// The holder left a marker that says nothing but that it failed, which dies within lockTtlMs; no token entry.
+		const keys = await dumpKeys(redis.admin);
+		expect(keys.filter(entry => !entry.key.endsWith('.failed}'))).toEqual([]);
+		const [marker] = keys;
+		expect(marker!.key).toMatch(/^vibrant-oauth2-client:\{[\w-]+\.failed\}$/);
+		expect(marker!.value).toMatch(/^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/);
+		expect(marker!.pttl).toBeGreaterThan(0);
+		expect(marker!.pttl).toBeLessThanOrEqual(5000);
+		await expectNoProblems(fleet);
+	});
+
+	test('clearCache() then getToken() in one process: the next process to read Redis adopts the new token, even with writes held back (10 rounds, ioredis and node-redis)', async () => {
+		// Each fetch after a clear holds Redis's writes back for 150 ms (reads go on): a token written
+		// after getToken() resolved, instead of before, would leave the cleared one there to adopt.
+		tokens.reply((_request, index) => {
+			if (index > 0) {
+				void redis.admin.call('CLIENT', 'PAUSE', '150', 'WRITE');
+			}
+
+			return {body: {access_token: `token-${index + 1}`, token_type: 'bearer', expires_in: 3600}, delayMs: 20};
+		});
+		const [clearing] = await pool.take(1, setup({kind: 'ioredis'}));
+		const [reading] = await pool.take(1, setup({kind: 'node-redis'}));
+		await clearing!.call('tokens', {count: 1});
+		for (let round = 0; round < 10; round++) {
+			const [renewed] = await clearing!.call<Outcome[]>('clearThenTokens', {count: 1});
+			expect(renewed!.ok).toBe(true);
+			const requests = tokens.requests.length;
+			expect(await reading!.call<Outcome[]>('freshTokens', {count: 1})).toEqual([renewed]);
+			expect(tokens.requests).toHaveLength(requests);
+		}
+
+		expect(tokens.requests).toHaveLength(11);
+		await expectNoProblems([clearing!, reading!]);
+	});
+
 	test('the lock holder killed with SIGKILL mid-fetch delays the others by lockTtlMs at most', async () => {
 		const lockTtlMs = 1000;
 		tokens.reply('hang', tokenReply);

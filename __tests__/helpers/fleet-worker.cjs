@@ -12,6 +12,8 @@
 //   tokens({count, abortAfterMs?})  `count` concurrent getToken() calls, each given
 //        {signal: AbortSignal.timeout(abortAfterMs)} when abortAfterMs is set → Outcome[]
 //   clearThenTokens({count})  clearCache(), then `count` concurrent getToken() → Outcome[]
+//   freshTokens({count})  a new Client (same settings, same Redis connection: its first getToken()
+//        reads Redis at once), then `count` concurrent getToken() → Outcome[]
 //   requests({count, path = '/items'})  `count` concurrent GETs through the axios instance
 //        → Outcome[] (value: the status)
 //   steady({durationMs, intervalMs})  getToken() every intervalMs for durationMs
@@ -174,10 +176,16 @@ const {problems} = serve(
 				storeOptions.encryptionKey = Buffer.from(encryptionKeyHex, 'hex');
 			}
 
-			const client = new Client({...clientOptions, store: new RedisTokenStore(redis, storeOptions)});
+			const newClient = () => new Client({...clientOptions, store: new RedisTokenStore(redis, storeOptions)});
+			const client = newClient();
 			const api = apiOrigin === undefined ? undefined : attachVibrantAuth(axios.create({baseURL: `${apiOrigin}/v1`}), {client});
-			current = {redis, client, api};
+			current = {redis, client, api, newClient};
 			return {pid: process.pid};
+		},
+
+		async freshTokens({count}) {
+			current.client = current.newClient();
+			return concurrently(count, async () => current.client.getToken());
 		},
 
 		async tokens({count, abortAfterMs}) {

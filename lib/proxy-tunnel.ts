@@ -106,19 +106,57 @@ export class ProxyTunnelAgent extends https.Agent {
 	}
 
 	/** Called by Node's http client for each request made with this agent (as agent-base does it). */
-	addRequest(
-		request: ClientRequest,
-		options: {host?: string | null; hostname?: string | null; port?: number | string | null; servername?: string},
-	): void {
-		const targetHost = (options.hostname ?? options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
-		const targetPort = Number(options.port) || 443;
-		const authority = `${net.isIPv6(targetHost) ? `[${targetHost}]` : targetHost}:${targetPort}`;
+	addRequest(request: ClientRequest, options: TargetOptions): void {
 		const record: TunnelRecord = {proxy: this.#proxy.origin, hasCredentials: this.#authorization !== undefined, stage: 'connect'};
 		records.set(request, record);
-		log('opening a tunnel to %s through the proxy %s', authority, record.proxy);
+		new Tunnel(request, options, record, this.#proxy).open(this.#authorization);
+	}
+}
 
-		const proxy = this.#proxy;
-		const socket = proxy.secure
+/** What Node's http client tells an agent of the request's target. */
+type TargetOptions = {host?: string | null; hostname?: string | null; port?: number | string | null; servername?: string};
+
+/**
+ * One request's tunnel: CONNECT to the proxy, then TLS with the target inside it, handed to the
+ * request as its socket. Until then it is "unsettled": the proxy's answer, a close, a reset, an
+ * error or the request's destroy() settles it, exactly once.
+ */
+class Tunnel {
+	readonly #request: ClientRequest;
+	readonly #record: TunnelRecord;
+	readonly #targetHost: string;
+	readonly #servername: string;
+	readonly #authority: string;
+	readonly #socket: net.Socket;
+	#settled = false;
+	#answer = Buffer.alloc(0);
+	readonly #onData = (chunk: Buffer) => {
+		this.#read(chunk);
+	};
+
+	readonly #onClosed = () => {
+		this.#record.stage = 'closed';
+		this.#fail(tunnelError('the proxy closed the connection without answering CONNECT', 'ECONNRESET'));
+	};
+
+	readonly #onError = (error: Error) => {
+		this.#fail(error);
+	};
+
+	constructor(
+		request: ClientRequest,
+		options: TargetOptions,
+		record: TunnelRecord,
+		proxy: {readonly secure: boolean; readonly host: string; readonly port: number},
+	) {
+		this.#request = request;
+		this.#record = record;
+		this.#targetHost = (options.hostname ?? options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
+		this.#servername = options.servername ?? this.#targetHost;
+		const targetPort = Number(options.port) || 443;
+		this.#authority = `${net.isIPv6(this.#targetHost) ? `[${this.#targetHost}]` : this.#targetHost}:${targetPort}`;
+		log('opening a tunnel to %s through the proxy %s', this.#authority, record.proxy);
+		this.#socket = proxy.secure
 			? tls.connect({
 					host: proxy.host,
 					port: proxy.port,
@@ -126,119 +164,124 @@ export class ProxyTunnelAgent extends https.Agent {
 					...(net.isIP(proxy.host) === 0 ? {servername: proxy.host} : {}),
 				})
 			: net.connect({host: proxy.host, port: proxy.port});
-		let settled = false;
-		const settle = () => {
-			settled = true;
-			socket.removeListener('data', onData);
-			socket.removeListener('end', onClosed);
-			socket.removeListener('close', onClosed);
-			socket.removeListener('error', onError);
-			// The request's own destroy() again: from now on it has a socket, or an error, of its own.
-			Reflect.deleteProperty(request, 'destroy');
-		};
+	}
 
-		const fail = (error: Error) => {
-			if (settled) {
-				return;
-			}
+	/** Asks the proxy for the tunnel. */
+	open(authorization: string | undefined): void {
+		const socket = this.#socket;
+		this.#abandonWithRequest(socket);
+		socket.on('data', this.#onData);
+		socket.once('end', this.#onClosed);
+		socket.once('close', this.#onClosed);
+		socket.once('error', this.#onError);
+		socket.write(
+			`CONNECT ${this.#authority} HTTP/1.1\r\nHost: ${this.#authority}\r\n${authorization === undefined ? '' : `Proxy-Authorization: ${authorization}\r\n`}\r\n`,
+		);
+	}
 
-			settle();
-			socket.destroy();
-			log('the tunnel through the proxy %s failed (%s)', record.proxy, (error as NodeJS.ErrnoException).code ?? error.message);
-			request.emit('error', error);
-		};
-
-		// Until the tunnel is handed over, nothing tells this agent that axios gave up on the request
-		// (its timeout and a cancel destroy() a request that has no socket yet, and no event follows):
-		// destroy() itself is the signal, and the connection to the proxy goes with the request.
+	/**
+	 * Until the tunnel is handed over, nothing tells this agent that axios gave up on the request
+	 * (its timeout and a cancel destroy() a request that has no socket yet, and no event follows):
+	 * destroy() itself is the signal, and the connection to the proxy goes with the request.
+	 */
+	#abandonWithRequest(socket: net.Socket): void {
+		const request = this.#request;
 		const destroy = request.destroy.bind(request);
 		request.destroy = (error?: Error) => {
-			if (!settled) {
-				settle();
+			if (!this.#settled) {
+				this.#settle();
 				socket.destroy();
-				log('the tunnel through the proxy %s was abandoned before CONNECT was answered', record.proxy);
+				log('the tunnel through the proxy %s was abandoned before CONNECT was answered', this.#record.proxy);
 			}
 
 			return destroy(error);
 		};
+	}
 
-		let answer = Buffer.alloc(0);
-		function onData(chunk: Buffer) {
-			answer = Buffer.concat([answer, chunk]);
-			const end = answer.indexOf('\r\n\r\n');
-			if (end === -1) {
-				if (answer.length > maxAnswerBytes) {
-					fail(tunnelError('the proxy answered CONNECT with more than 16 KiB of headers', 'ERR_PROXY_TUNNEL'));
-				}
-
-				return;
+	/** Reads the proxy's answer to CONNECT, up to the end of its headers. */
+	#read(chunk: Buffer): void {
+		this.#answer = Buffer.concat([this.#answer, chunk]);
+		const end = this.#answer.indexOf('\r\n\r\n');
+		if (end === -1) {
+			if (this.#answer.length > maxAnswerBytes) {
+				this.#fail(tunnelError('the proxy answered CONNECT with more than 16 KiB of headers', 'ERR_PROXY_TUNNEL'));
 			}
 
-			const head = answer.subarray(0, end).toString('latin1');
-			const rest = answer.subarray(end + 4);
-			const status = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(head)?.[1];
-			if (status === undefined) {
-				fail(tunnelError('the proxy answered CONNECT with something that is not HTTP', 'ERR_PROXY_TUNNEL'));
-				return;
-			}
+			return;
+		}
 
-			socket.pause();
-			settle();
-			if (!status.startsWith('2')) {
-				record.stage = 'refused';
-				socket.destroy();
-				log('the proxy %s refused the tunnel (%s)', record.proxy, status);
-				request.onSocket(replay(request, head));
-				return;
-			}
+		const head = this.#answer.subarray(0, end).toString('latin1');
+		const status = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(head)?.[1];
+		if (status === undefined) {
+			this.#fail(tunnelError('the proxy answered CONNECT with something that is not HTTP', 'ERR_PROXY_TUNNEL'));
+			return;
+		}
 
-			if (rest.length > 0) {
-				socket.unshift(rest);
-			}
+		const socket = this.#socket;
+		socket.pause();
+		this.#settle();
+		if (status.startsWith('2')) {
+			this.#startTls(socket, this.#answer.subarray(end + 4));
+		} else {
+			this.#record.stage = 'refused';
+			socket.destroy();
+			log('the proxy %s refused the tunnel (%s)', this.#record.proxy, status);
+			this.#request.onSocket(replay(this.#request, head));
+		}
+	}
 
-			record.stage = 'tls';
-			const servername = options.servername ?? targetHost;
-			let secure: tls.TLSSocket;
-			try {
-				secure = tls.connect({
-					...globalTlsOptions(),
-					socket,
-					// The certificate is verified against `host`. SNI carries a host name, never an IP
-					// address (RFC 6066 §3; Node 25+, Bun and Deno refuse one).
-					host: targetHost,
-					...(net.isIP(servername) === 0 ? {servername} : {}),
-				});
-			} catch (error) {
-				socket.destroy();
-				request.emit('error', error);
-				return;
-			}
+	/** The tunnel is open: TLS with the target inside it becomes the request's socket. */
+	#startTls(socket: net.Socket, rest: Buffer): void {
+		if (rest.length > 0) {
+			socket.unshift(rest);
+		}
 
-			secure.once('secureConnect', () => {
-				record.stage = 'open';
+		this.#record.stage = 'tls';
+		let secure: tls.TLSSocket;
+		try {
+			secure = tls.connect({
+				...globalTlsOptions(),
+				socket,
+				// The certificate is verified against `host`. SNI carries a host name, never an IP
+				// address (RFC 6066 §3; Node 25+, Bun and Deno refuse one).
+				host: this.#targetHost,
+				...(net.isIP(this.#servername) === 0 ? {servername: this.#servername} : {}),
 			});
-			// The connection to the proxy lives and dies with the TLS connection inside it.
-			socket.on('error', (error: Error) => secure.destroy(error));
-			secure.once('close', () => socket.destroy());
-			request.onSocket(secure);
+		} catch (error) {
+			socket.destroy();
+			this.#request.emit('error', error);
+			return;
 		}
 
-		function onClosed() {
-			record.stage = 'closed';
-			fail(tunnelError('the proxy closed the connection without answering CONNECT', 'ECONNRESET'));
+		secure.once('secureConnect', () => {
+			this.#record.stage = 'open';
+		});
+		// The connection to the proxy lives and dies with the TLS connection inside it.
+		socket.on('error', (error: Error) => secure.destroy(error));
+		secure.once('close', () => socket.destroy());
+		this.#request.onSocket(secure);
+	}
+
+	#settle(): void {
+		this.#settled = true;
+		const socket = this.#socket;
+		socket.removeListener('data', this.#onData);
+		socket.removeListener('end', this.#onClosed);
+		socket.removeListener('close', this.#onClosed);
+		socket.removeListener('error', this.#onError);
+		// The request's own destroy() again: from now on it has a socket, or an error, of its own.
+		Reflect.deleteProperty(this.#request, 'destroy');
+	}
+
+	#fail(error: Error): void {
+		if (this.#settled) {
+			return;
 		}
 
-		function onError(error: Error) {
-			fail(error);
-		}
-
-		socket.on('data', onData);
-		socket.once('end', onClosed);
-		socket.once('close', onClosed);
-		socket.once('error', onError);
-		socket.write(
-			`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${this.#authorization === undefined ? '' : `Proxy-Authorization: ${this.#authorization}\r\n`}\r\n`,
-		);
+		this.#settle();
+		this.#socket.destroy();
+		log('the tunnel through the proxy %s failed (%s)', this.#record.proxy, (error as NodeJS.ErrnoException).code ?? error.message);
+		this.#request.emit('error', error);
 	}
 }
 

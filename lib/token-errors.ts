@@ -253,6 +253,34 @@ export function toTlsOrProxyError(
 	const detail = `${code ?? ''}: ${excerpt(redact(error.message))}`;
 	const cause = sanitisedCause(error, redact);
 	const tokenUrl = new URL(endpoint);
+	const certificate = toCertificateError(code, endpoint, tokenUrl, detail, cause);
+	if (certificate !== undefined) {
+		return certificate;
+	}
+
+	const tunnel = tunnelOf(response === undefined ? error.request : response.request);
+	if (tokenUrl.protocol !== 'https:' || tunnel === undefined) {
+		return undefined;
+	}
+
+	if (response !== undefined) {
+		// The proxy's answer to CONNECT (the tunnel never opened), which the tunnel hands on as the
+		// response. Not the token endpoint's status, so `status` stays unset (a proxy's 403 is not
+		// bad credentials).
+		return tunnel.stage === 'refused' ? refusedTunnel(tunnel, tokenUrl, response, tries, redact) : undefined;
+	}
+
+	return toTunnelFailure(tunnel, {code, endpoint, tokenUrl, tries, detail, cause});
+}
+
+/** A certificate that could not be verified, or that does not name the host: never retried. */
+function toCertificateError(
+	code: string | undefined,
+	endpoint: string,
+	tokenUrl: URL,
+	detail: string,
+	cause: Error,
+): VibrantTokenError | undefined {
 	if (code === hostNameMismatchCode) {
 		return new VibrantTokenError(
 			`The certificate of the token endpoint ${endpoint} could not be verified: it is not valid for the host name ${tokenUrl.hostname} (${detail}). Set tokenUrl / VIBRANT_TOKEN_URL to a host name the certificate names; trusting a private CA with NODE_EXTRA_CA_CERTS does not change the names a certificate is valid for.`,
@@ -267,20 +295,17 @@ export function toTlsOrProxyError(
 		);
 	}
 
-	const tunnel = tunnelOf(response === undefined ? error.request : response.request);
-	if (tokenUrl.protocol !== 'https:' || tunnel === undefined) {
-		return undefined;
-	}
+	return undefined;
+}
 
+/** A request that failed in its tunnel, worded by how far the tunnel got: who is to blame. */
+function toTunnelFailure(
+	tunnel: TunnelRecord,
+	failure: {code: string | undefined; endpoint: string; tokenUrl: URL; tries: string; detail: string; cause: Error},
+): VibrantTokenError | undefined {
+	const {code, endpoint, tokenUrl, tries, detail, cause} = failure;
 	const {proxy, stage} = tunnel;
 	const host = tokenUrl.hostname;
-	if (response !== undefined) {
-		// The proxy's answer to CONNECT (the tunnel never opened), which the tunnel hands on as the
-		// response. Not the token endpoint's status, so `status` stays unset (a proxy's 403 is not
-		// bad credentials).
-		return stage === 'refused' ? refusedTunnel(tunnel, tokenUrl, response, tries, redact) : undefined;
-	}
-
 	const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
 	switch (stage) {
 		case 'connect': {

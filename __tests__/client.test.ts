@@ -1,4 +1,5 @@
 import {setTimeout as delay} from 'node:timers/promises';
+import {clockKey} from '../lib/client.js';
 import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
 import {observeChannels} from '../harness/observe-channels.cjs';
 import {waitFor} from '../harness/wait.cjs';
@@ -17,29 +18,17 @@ function client(options: ClientOptions = {}): Client {
 	return new Client({clientId, clientSecret: secret, tokenUrl: server.url, ...options});
 }
 
-type Call = {token: string; startedAt: number; answeredAt: number};
-
-/**
- * getToken() every 5 ms until it answers something other than `current`: each call, when it started
- * and when it answered. The client takes no clock, so a test of expiry waits for the refetch itself
- * (on short-lived tokens) instead of sleeping past a moment it guessed.
- */
-async function callsUntilChanged(subject: Client, current: string, timeoutMs = 5000): Promise<Call[]> {
-	const calls: Call[] = [];
-	for (const deadline = Date.now() + timeoutMs; calls.at(-1)?.token === current || calls.length === 0;) {
-		if (Date.now() > deadline) {
-			throw new Error(`the token stayed ${current} for ${timeoutMs} ms`);
-		}
-
-		const startedAt = Date.now();
-		const token = await subject.getToken();
-		calls.push({token, startedAt, answeredAt: Date.now()});
-		if (token === current) {
-			await delay(5);
-		}
-	}
-
-	return calls;
+/** A client on a clock the test moves (epoch milliseconds): expiry is checked without waiting for it. */
+function clockedClient(options: ClientOptions = {}): {subject: Client; clock: {now: number}} {
+	const clock = {now: 1_800_000_000_000};
+	const subject = new Client({
+		clientId,
+		clientSecret: secret,
+		tokenUrl: server.url,
+		...options,
+		[clockKey]: () => clock.now,
+	} as ClientOptions);
+	return {subject, clock};
 }
 
 describe('Client.getToken', () => {
@@ -96,27 +85,26 @@ describe('Client.getToken', () => {
 
 	test('a short real lifetime: reused for half of it, then refetched', async () => {
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 1}}));
-		const subject = client({refreshAheadRatio: false});
-		const before = Date.now();
+		const {subject, clock} = clockedClient({refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		const obtained = Date.now();
-		const calls = await callsUntilChanged(subject, 'Bearer t1');
-		const refetched = calls.at(-1)!;
-		expect(refetched.token).toBe('Bearer t2');
-		// Half of its 1 s (the 60 s buffer is more than half of it): not before, and well before 1 s.
-		expect(refetched.answeredAt).toBeGreaterThanOrEqual(before + 500);
-		expect(refetched.startedAt).toBeLessThan(obtained + 1000);
+		// Half of its 1 s (the 60 s buffer is more than half of it).
+		clock.now += 499;
+		expect(await subject.getToken()).toBe('Bearer t1');
+		clock.now += 1;
+		expect(await subject.getToken()).toBe('Bearer t2');
 		expect(server.requests).toHaveLength(2);
 	});
 
 	test('expires_at from the server wins over expires_in', async () => {
-		const expiresAt = Date.now() + 400;
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		const expiresAt = clock.now + 400;
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: expiresAt / 1000}}));
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		const refetched = (await callsUntilChanged(subject, 'Bearer t1')).at(-1)!;
-		expect(refetched.token).toBe('Bearer t2');
-		expect(refetched.answeredAt).toBeGreaterThanOrEqual(expiresAt);
+		clock.now = expiresAt - 1;
+		expect(await subject.getToken()).toBe('Bearer t1');
+		clock.now = expiresAt;
+		expect(await subject.getToken()).toBe('Bearer t2');
+		expect(server.requests).toHaveLength(2);
 	});
 
 	// A one-hour expires_in shows which of the two fields the client used.
@@ -124,17 +112,16 @@ describe('Client.getToken', () => {
 		['epoch seconds', (expiresAt: number) => expiresAt / 1000],
 		['epoch milliseconds', (expiresAt: number) => expiresAt],
 	])('expires_at in %s: the token is reused until then and refetched after', async (_form, toWire) => {
-		const expiresAt = Date.now() + 1000;
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		const expiresAt = clock.now + 1000;
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: toWire(expiresAt)}}));
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
+		clock.now = expiresAt - 1;
 		expect(await subject.getToken()).toBe('Bearer t1');
 		expect(server.requests).toHaveLength(1);
-		const calls = await callsUntilChanged(subject, 'Bearer t1');
 		// t1 until expires_at, then t2 at once (the hour of expires_in plays no part).
-		expect(calls.at(-1)!.token).toBe('Bearer t2');
-		expect(calls.at(-1)!.answeredAt).toBeGreaterThanOrEqual(expiresAt);
-		expect(calls.at(-1)!.startedAt).toBeLessThan(expiresAt + 1000);
+		clock.now = expiresAt;
+		expect(await subject.getToken()).toBe('Bearer t2');
 		expect(server.requests).toHaveLength(2);
 	});
 });
@@ -169,9 +156,9 @@ describe('refresh ahead', () => {
 	test('past the ratio, the cached token is returned at once and one background fetch replaces it', async () => {
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 2}}));
 		// usable life 2 s (no buffer); refresh from 0.5 s.
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(600);
+		clock.now += 600;
 		// The token server holds its answer: a caller that waited for the refresh would never return.
 		const release = server.hold();
 		const during = await Promise.all([subject.getToken(), subject.getToken(), subject.getToken()]);
@@ -202,9 +189,9 @@ describe('refresh ahead', () => {
 		});
 		try {
 			server.reply({body: {access_token: 'first', expires_in: 2}}, {status: 400, body: {error: 'invalid_client'}});
-			const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
+			const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
 			expect(await subject.getToken()).toBe('Bearer first');
-			await delay(600);
+			clock.now += 600;
 			expect(await subject.getToken()).toBe('Bearer first');
 			await waitFor(() => server.requests.length === 2 && traced === 2);
 			expect(await subject.getToken()).toBe('Bearer first');

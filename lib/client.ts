@@ -12,6 +12,15 @@ import {storeSlot} from './token-store.js';
 
 const caches = new WeakMap<Client, TokenCache>();
 
+/**
+ * Where a test hands a client its clock (epoch milliseconds), as golang/oauth2's `timeNow`: a
+ * symbol key of the options, so that no option name is added and the check of option names never
+ * sees it. The clock dates every token received and decides when a cached one is due.
+ *
+ * @internal
+ */
+export const clockKey = Symbol.for('vibrant-oauth2-client.clock');
+
 /** Options of {@link Client.getToken}. */
 export type GetTokenOptions = {
 	/**
@@ -61,6 +70,7 @@ export class Client {
 	 */
 	constructor(options?: ClientOptions) {
 		const config = resolveConfig(options);
+		const now = (options as {[clockKey]?: () => number} | undefined)?.[clockKey] ?? Date.now;
 		this.#description = {
 			clientId: config.clientId,
 			tokenUrl: config.tokenUrl.href,
@@ -69,7 +79,8 @@ export class Client {
 		};
 		caches.set(
 			this,
-			new TokenCache(tokenSource(config, this.#description), {
+			new TokenCache(tokenSource(config, this.#description, now), {
+				now,
 				expiryBufferSeconds: config.expiryBufferSeconds,
 				refreshAheadRatio: config.refreshAheadRatio,
 				onBackgroundError(error) {
@@ -140,8 +151,9 @@ export class Client {
 function tokenSource(
 	config: ResolvedConfig,
 	description: {tokenUrl: string; clientId: string; authMethod: string; scope: string | undefined},
+	now: () => number,
 ): TokenSource {
-	const fetchToken = createTokenFetcher(config);
+	const fetchToken = createTokenFetcher(config, now);
 	// The channels name the endpoint without its query (it may carry something private).
 	const identity = {tokenUrl: `${config.tokenUrl.origin}${config.tokenUrl.pathname}`, clientId: config.clientId, scope: config.scope};
 	const fetchTraced = async (reason: TokenRequestReason) => traceTokenRequest(identity, reason, async () => (await fetchToken()).token);
@@ -157,6 +169,7 @@ function tokenSource(
 		usableUntil: token => usableUntil(token, config.expiryBufferSeconds),
 		fetchBudgetMs: longestFetchMs(config),
 		identity,
+		now,
 	});
 }
 

@@ -31,11 +31,12 @@ type TokenRequest = {
 };
 
 /**
- * Builds the fetcher for one client, with its own private axios instance.
+ * Builds the fetcher for one client, with its own private axios instance. `now` dates the tokens
+ * it receives (epoch milliseconds).
  *
  * @internal
  */
-export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
+export function createTokenFetcher(config: ResolvedConfig, now: () => number = Date.now): TokenFetcher {
 	const request = buildTokenRequest(config);
 	const instance = createTokenInstance(config, request.headers);
 	const redact = createServerTextRedactor(config);
@@ -49,7 +50,7 @@ export function createTokenFetcher(config: ResolvedConfig): TokenFetcher {
 			throw toTokenError(error, request.endpoint, redact, budget.end());
 		}
 
-		return readToken(response, redact);
+		return readToken(response, now(), redact);
 	};
 }
 
@@ -190,8 +191,11 @@ function startBudget(config: ResolvedConfig): {readonly requestConfig: AxiosRequ
 }
 
 /** Checks a 2xx answer: a JSON object with a usable access_token, else the error that says why not. */
-function readToken(response: AxiosResponse<string>, redact: (text: string) => string): {token: CachedToken; response: TokenResponse} {
-	const receivedAt = Date.now();
+function readToken(
+	response: AxiosResponse<string>,
+	receivedAt: number,
+	redact: (text: string) => string,
+): {token: CachedToken; response: TokenResponse} {
 	const body = parseTokenBody(response.data);
 	const problem = unparsableProblem(body);
 	if (problem !== undefined) {

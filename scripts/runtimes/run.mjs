@@ -207,9 +207,23 @@ function expectCount(what, actual, expected) {
 // The checks: one row of the matrix each. `run` resolves to a detail, or throws CellFailed.
 
 /** The settings a check reads (RUNTIME_CHECK) for this cell. */
+/** Every name the package exports, in order: what the import and require checks must find. */
+const exportedNames = [
+	'CachedToken',
+	'Client',
+	'RedisTokenStore',
+	'VibrantAuthError',
+	'VibrantConfigError',
+	'VibrantTokenError',
+	'attachVibrantAuth',
+	'detachVibrantAuth',
+	'withVibrantAuth',
+];
+
 function settingsFor(context, cell, extra = {}) {
 	return {
 		cell,
+		exportedNames,
 		clientId: `rt-${cell}`,
 		clientSecret: secret,
 		tokenUrl: context.tokens.url,

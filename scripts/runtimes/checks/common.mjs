@@ -3,20 +3,7 @@
 // specifier, as in an application). It reads its settings from RUNTIME_CHECK (JSON) and ends by
 // printing one `@@result {...}` line; the parent also counts what its servers received.
 
-/** Every name the package exports, in order. */
-export const exportedNames = [
-	'CachedToken',
-	'Client',
-	'RedisTokenStore',
-	'VibrantAuthError',
-	'VibrantConfigError',
-	'VibrantTokenError',
-	'attachVibrantAuth',
-	'detachVibrantAuth',
-	'withVibrantAuth',
-];
-
-/** {clientId, clientSecret, tokenUrl, apiOrigin?, cell, redisUrl?} */
+/** {clientId, clientSecret, tokenUrl, apiOrigin?, cell, exportedNames, redisUrl?} */
 export const settings = JSON.parse(process.env['RUNTIME_CHECK'] ?? '{}');
 
 export function check(condition, message) {

@@ -1,7 +1,9 @@
 // ESM import: every name, the very same objects as `require` gives, and a token.
 import {createRequire} from 'node:module';
 import * as esm from 'vibrant-oauth2-client';
-import {check, exportedNames, main, settings} from './common.mjs';
+import {check, main, settings} from './common.mjs';
+
+const {exportedNames} = settings;
 
 await main(async () => {
 	const names = Object.keys(esm)

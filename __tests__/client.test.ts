@@ -1,6 +1,8 @@
 import {setTimeout as delay} from 'node:timers/promises';
+import {clockKey} from '../lib/client.js';
 import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
-import {waitFor} from './helpers/deferred.js';
+import {observeChannels} from '../harness/observe-channels.cjs';
+import {waitFor} from '../harness/wait.cjs';
 import {clientId, expectNoSecret, secret} from './helpers/secrets.js';
 import {startTokenServer, type TokenServer} from './helpers/token-server.js';
 
@@ -14,6 +16,19 @@ afterEach(async () => {
 
 function client(options: ClientOptions = {}): Client {
 	return new Client({clientId, clientSecret: secret, tokenUrl: server.url, ...options});
+}
+
+/** A client on a clock the test moves (epoch milliseconds): expiry is checked without waiting for it. */
+function clockedClient(options: ClientOptions = {}): {subject: Client; clock: {now: number}} {
+	const clock = {now: 1_800_000_000_000};
+	const subject = new Client({
+		clientId,
+		clientSecret: secret,
+		tokenUrl: server.url,
+		...options,
+		[clockKey]: () => clock.now,
+	} as ClientOptions);
+	return {subject, clock};
 }
 
 describe('Client.getToken', () => {
@@ -69,22 +84,27 @@ describe('Client.getToken', () => {
 	});
 
 	test('a short real lifetime: reused for half of it, then refetched', async () => {
-		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 2}}));
-		const subject = client({refreshAheadRatio: false});
+		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 1}}));
+		const {subject, clock} = clockedClient({refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(300);
+		// Half of its 1 s (the 60 s buffer is more than half of it).
+		clock.now += 499;
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(900);
+		clock.now += 1;
 		expect(await subject.getToken()).toBe('Bearer t2');
 		expect(server.requests).toHaveLength(2);
 	});
 
 	test('expires_at from the server wins over expires_in', async () => {
-		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: Date.now() / 1000 + 0.4}}));
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		const expiresAt = clock.now + 400;
+		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: expiresAt / 1000}}));
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(500);
+		clock.now = expiresAt - 1;
+		expect(await subject.getToken()).toBe('Bearer t1');
+		clock.now = expiresAt;
 		expect(await subject.getToken()).toBe('Bearer t2');
+		expect(server.requests).toHaveLength(2);
 	});
 
 	// A one-hour expires_in shows which of the two fields the client used.
@@ -92,13 +112,15 @@ describe('Client.getToken', () => {
 		['epoch seconds', (expiresAt: number) => expiresAt / 1000],
 		['epoch milliseconds', (expiresAt: number) => expiresAt],
 	])('expires_at in %s: the token is reused until then and refetched after', async (_form, toWire) => {
-		const expiresAt = Date.now() + 1500;
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: false});
+		const expiresAt = clock.now + 1000;
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 3600, expires_at: toWire(expiresAt)}}));
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: false});
 		expect(await subject.getToken()).toBe('Bearer t1');
+		clock.now = expiresAt - 1;
 		expect(await subject.getToken()).toBe('Bearer t1');
 		expect(server.requests).toHaveLength(1);
-		await delay(expiresAt - Date.now() + 50);
+		// t1 until expires_at, then t2 at once (the hour of expires_in plays no part).
+		clock.now = expiresAt;
 		expect(await subject.getToken()).toBe('Bearer t2');
 		expect(server.requests).toHaveLength(2);
 	});
@@ -134,9 +156,9 @@ describe('refresh ahead', () => {
 	test('past the ratio, the cached token is returned at once and one background fetch replaces it', async () => {
 		server.reply((_request, index) => ({body: {access_token: `t${index + 1}`, expires_in: 2}}));
 		// usable life 2 s (no buffer); refresh from 0.5 s.
-		const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
+		const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
 		expect(await subject.getToken()).toBe('Bearer t1');
-		await delay(600);
+		clock.now += 600;
 		// The token server holds its answer: a caller that waited for the refresh would never return.
 		const release = server.hold();
 		const during = await Promise.all([subject.getToken(), subject.getToken(), subject.getToken()]);
@@ -160,19 +182,24 @@ describe('refresh ahead', () => {
 		const unhandled: unknown[] = [];
 		const onUnhandled = (reason: unknown) => unhandled.push(reason);
 		process.on('unhandledRejection', onUnhandled);
+		// The end of each token request's trace: the background fetch has failed when the second ends.
+		let traced = 0;
+		const unobserve = observeChannels(channel => {
+			traced += channel === 'token:asyncEnd' ? 1 : 0;
+		});
 		try {
 			server.reply({body: {access_token: 'first', expires_in: 2}}, {status: 400, body: {error: 'invalid_client'}});
-			const subject = client({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
+			const {subject, clock} = clockedClient({expiryBufferSeconds: 0, refreshAheadRatio: 0.25});
 			expect(await subject.getToken()).toBe('Bearer first');
-			await delay(600);
+			clock.now += 600;
 			expect(await subject.getToken()).toBe('Bearer first');
-			await waitFor(() => server.requests.length === 2);
-			await delay(50);
+			await waitFor(() => server.requests.length === 2 && traced === 2);
 			expect(await subject.getToken()).toBe('Bearer first');
 			expect(server.requests).toHaveLength(2);
 			await delay(50);
 			expect(unhandled).toEqual([]);
 		} finally {
+			unobserve();
 			process.off('unhandledRejection', onUnhandled);
 		}
 	});

@@ -30,6 +30,7 @@ describe('resolveConfig', () => {
 			authMethod: 'client_secret_post',
 			expiryBufferSeconds: 60,
 			timeoutMs: 30_000,
+			totalTimeoutMs: 60_000,
 			retries: 3,
 			refreshAheadRatio: 0.8,
 		});

@@ -5,7 +5,7 @@ import {spawn} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {describeWithRedis} from './helpers/redis-server.js';
+import {describeWithRedis} from './helpers/describe-with-redis.js';
 
 const demo = path.join(__dirname, '..', 'demo', 'fleet.mjs');
 

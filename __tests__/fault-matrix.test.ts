@@ -1,5 +1,4 @@
-import {type ChildProcess, fork} from 'node:child_process';
-import path from 'node:path';
+import {type ChildClient, type Outcome, startChildClient} from './helpers/child-client.js';
 import {listen} from './helpers/http-server.js';
 import {clientId, secret, secretForms} from './helpers/secrets.js';
 import {type Reply, startTokenServer, type TokenServer} from './helpers/token-server.js';
@@ -7,54 +6,21 @@ import {type Reply, startTokenServer, type TokenServer} from './helpers/token-se
 // The token endpoint's faults, each with an exact outcome, a request count and a time bound, run
 // by the built package in a child process with NODE_DEBUG=vibrant (retries: 2, timeoutMs: 300).
 
-type Outcome = {
-	id: number;
-	ok: boolean;
-	token?: string;
-	elapsedMs: number;
-	name?: string;
-	status?: number;
-	oauthError?: string;
-	message?: string;
-	causeCode?: string;
-	renderings?: string[];
-};
-
 let server: TokenServer;
-let child: ChildProcess;
-let stderr = '';
-let nextId = 0;
-const pending = new Map<number, (outcome: Outcome) => void>();
+let child: ChildClient;
 
 beforeAll(async () => {
 	server = await startTokenServer();
-	child = fork(path.join(__dirname, 'helpers/fault-client.cjs'), [], {
-		env: {...process.env, NODE_DEBUG: 'vibrant'},
-		stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-	});
-	child.stderr!.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	child.on('message', (outcome: Outcome) => {
-		pending.get(outcome.id)?.(outcome);
-	});
+	child = startChildClient({});
 });
 
 afterAll(async () => {
-	child.kill();
+	child.close();
 	await server.close();
 });
 
-async function ask(message: object): Promise<Outcome> {
-	const id = nextId++;
-	return new Promise(resolve => {
-		pending.set(id, resolve);
-		child.send({id, ...message});
-	});
-}
-
 async function getToken(tokenUrl = server.url): Promise<Outcome> {
-	return ask({options: {clientId, clientSecret: secret, tokenUrl, retries: 2, timeoutMs: 300}});
+	return child.getToken({clientId, clientSecret: secret, tokenUrl, retries: 2, timeoutMs: 300});
 }
 
 // Distinct values, so that a scan for them means something.
@@ -176,8 +142,8 @@ describe('the token endpoint fault matrix', () => {
 	});
 
 	test('across the matrix: no unhandled rejection, debug output written, no secret in it', async () => {
-		const {unhandled} = (await ask({kind: 'unhandled'})) as unknown as {unhandled: string[]};
-		expect(unhandled).toEqual([]);
+		expect(await child.unhandled()).toEqual([]);
+		const stderr = child.stderr();
 		for (const form of [...secretForms, accessToken, truncatedToken]) {
 			expect(stderr).not.toContain(form);
 		}
@@ -186,9 +152,7 @@ describe('the token endpoint fault matrix', () => {
 	});
 
 	test('across the matrix: one trace per token request on vibrant-oauth2-client:token, with no secret and no token in any message', async () => {
-		const {messages} = (await ask({kind: 'unhandled'})) as unknown as {
-			messages: Array<{channel: string; reason?: string; texts: string[]}>;
-		};
+		const messages = await child.messages();
 		const count = (channel: string) => messages.filter(message => message.channel === channel).length;
 		// One getToken() per case, plus the refused connection; each a trace from start to asyncEnd.
 		const traces = Object.keys(cases).length + 1;

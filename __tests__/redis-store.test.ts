@@ -7,7 +7,8 @@ import {Client, cacheOf} from '../lib/client.js';
 import {VibrantConfigError} from '../lib/errors.js';
 import {RedisTokenStore} from '../lib/redis-store.js';
 import type {TokenStore} from '../lib/token-store.js';
-import {type RedisServer, describeWithRedis, startRedisServer} from './helpers/redis-server.js';
+import {type RedisServer, startRedisServer} from '../harness/redis-server.cjs';
+import {describeWithRedis} from './helpers/describe-with-redis.js';
 import {type TokenServer, startTokenServer} from './helpers/token-server.js';
 
 describe('new RedisTokenStore(redis, options)', () => {

@@ -1,5 +1,6 @@
 import http from 'node:http';
-import {listen} from './helpers/http-server.js';
+import {networkInterfaces} from 'node:os';
+import {listen, readBody} from './helpers/http-server.js';
 import {type Certificates, createCertificates} from './helpers/certificates.js';
 import {type ChildClient, type Outcome, startChildClient} from './helpers/child-client.js';
 import {type ConnectProxy, startConnectProxy} from './helpers/connect-proxy.js';
@@ -17,17 +18,23 @@ const proxyPassword = 'pr0xy-pa$$word';
 let certificates: Certificates;
 let server: HttpsTokenServer;
 let otherHost: HttpsTokenServer;
+/** A certificate for the name localhost only, from the trusted CA: not valid for https://127.0.0.1. */
+let localhostOnly: HttpsTokenServer;
+/** The token endpoint on ::1, when this machine has IPv6 loopback. */
+let ipv6Server: HttpsTokenServer | undefined;
 let proxy: ConnectProxy;
 let tlsProxy: ConnectProxy;
 const children: ChildClient[] = [];
 
 beforeAll(async () => {
 	certificates = createCertificates();
-	[server, otherHost, proxy, tlsProxy] = await Promise.all([
+	[server, otherHost, localhostOnly, proxy, tlsProxy, ipv6Server] = await Promise.all([
 		startHttpsTokenServer(certificates.server),
 		startHttpsTokenServer(certificates.otherHost),
+		startHttpsTokenServer(certificates.localhostOnly),
 		startConnectProxy(),
 		startConnectProxy(certificates.server),
+		hasIPv6Loopback ? startHttpsTokenServer(certificates.server, '::1') : undefined,
 	]);
 });
 
@@ -36,13 +43,16 @@ afterAll(async () => {
 		child.close();
 	}
 
-	await Promise.all([server.close(), otherHost.close(), proxy.close(), tlsProxy.close()]);
+	await Promise.all([server.close(), otherHost.close(), localhostOnly.close(), proxy.close(), tlsProxy.close(), ipv6Server?.close()]);
 	certificates.remove();
 });
 
 beforeEach(() => {
 	proxy.behave({kind: 'tunnel'});
+	server.behave('answer');
 });
+
+const hasIPv6Loopback = Object.values(networkInterfaces()).some(addresses => addresses?.some(address => address.address === '::1'));
 
 /** A child process with exactly these variables set at start (and no other proxy or TLS setting). */
 function child(environment: Record<string, string>): ChildClient {
@@ -81,6 +91,7 @@ async function counting<T>(run: () => Promise<T>) {
 		tlsConnects: tlsProxy.connects.length,
 		requests: server.requests.length,
 		connections: server.connections,
+		servernames: server.servernames.length,
 		otherConnections: otherHost.connections,
 	};
 	const result = await run();
@@ -90,8 +101,21 @@ async function counting<T>(run: () => Promise<T>) {
 		tlsConnects: tlsProxy.connects.slice(before.tlsConnects),
 		requests: server.requests.slice(before.requests),
 		connections: server.connections - before.connections,
+		/** The SNI host name of each TLS handshake the token endpoint completed (`undefined`: none sent). */
+		servernames: server.servernames.slice(before.servernames),
 		otherConnections: otherHost.connections - before.otherConnections,
 	};
+}
+
+/** Waits (up to 2 s) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+	for (const started = Date.now(); !condition();) {
+		if (Date.now() - started > 2000) {
+			throw new Error('condition not met within 2 s');
+		}
+
+		await new Promise(resolve => setTimeout(resolve, 20));
+	}
 }
 
 describe('an https: token endpoint with a private CA', () => {
@@ -111,7 +135,8 @@ describe('an https: token endpoint with a private CA', () => {
 		expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'});
 		expect(result.status).toBeUndefined();
 		expect(result.message).toMatch(
-			/^The certificate of the token endpoint https:\/\/localhost:\d+\/v1\/oauth2\/token could not be verified \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate\)\. /,
+			// Node 26 adds a hint of its own to OpenSSL's text (about --use-system-ca).
+			/^The certificate of the token endpoint https:\/\/localhost:\d+\/v1\/oauth2\/token could not be verified \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate[^)]*\)\. /,
 		);
 		expect(result.message).toMatch(/private CA.* trust that CA with NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem \(read when Node starts\)/);
 		expect(result.message).not.toMatch(/NODE_TLS_REJECT_UNAUTHORIZED|retr/i);
@@ -175,7 +200,7 @@ describe('through a CONNECT proxy (HTTPS_PROXY)', () => {
 
 	test('one tunnel per token request, to the token host; the proxy relays TLS only and never sees the secret', async () => {
 		const client = trusted({HTTPS_PROXY: proxy.url});
-		const {result, connects, requests, connections} = await counting(async () => {
+		const {result, connects, requests, connections, servernames} = await counting(async () => {
 			const outcomes: Outcome[] = [];
 			for (const authMethod of ['client_secret_post', 'client_secret_post', 'client_secret_basic']) {
 				outcomes.push(await client.getToken(options(server.url(), {authMethod})));
@@ -188,6 +213,8 @@ describe('through a CONNECT proxy (HTTPS_PROXY)', () => {
 		expect(connects).toHaveLength(3);
 		expect(connections).toBe(3);
 		expect(requests).toHaveLength(3);
+		// The host name goes to the token endpoint as SNI, inside the tunnel.
+		expect(servernames).toEqual(['localhost', 'localhost', 'localhost']);
 		for (const connect of connects) {
 			expect(connect).toMatchObject({target: `localhost:${server.port}`, opened: true, proxyAuthorization: undefined});
 			// The first byte into the tunnel opens a TLS handshake record (ClientHello).
@@ -204,10 +231,63 @@ describe('through a CONNECT proxy (HTTPS_PROXY)', () => {
 		expect(proxy.received().toString('latin1')).toContain(`CONNECT localhost:${server.port} HTTP/1.1\r\n`);
 	});
 
-	test('a loopback token host is not exempt: https://127.0.0.1 is tunnelled too unless NO_PROXY names it', async () => {
-		const {result, connects} = await counting(async () => trusted({HTTPS_PROXY: proxy.url}).getToken(options(server.url('127.0.0.1'))));
-		expect(result.ok).toBe(true);
+	// Node 25+, Bun and Deno refuse an IP address as the TLS servername, which axios's tunnel
+	// (https-proxy-agent 5) gave them: ERR_INVALID_ARG_VALUE, described as an unreachable proxy.
+	test('an IP-literal token URL (https://127.0.0.1) goes through the tunnel: a token, one CONNECT to the address, no SNI, the certificate checked against the address', async () => {
+		const {result, connects, requests, connections, servernames} = await counting(async () =>
+			trusted({HTTPS_PROXY: proxy.url}).getToken(options(server.url('127.0.0.1'))),
+		);
+		// With the message, so that a failure shows the error.
+		expect({ok: result.ok, token: result.token, message: result.message}).toEqual({
+			ok: true,
+			token: `Bearer token-${server.requests.length}`,
+		});
 		expect(connects.map(connect => connect.target)).toEqual([`127.0.0.1:${server.port}`]);
+		expect(connects[0]).toMatchObject({opened: true});
+		expect(connects[0]!.relayed[0]![0]).toBe(0x16);
+		expect(proxy.received().toString('latin1')).toContain(`CONNECT 127.0.0.1:${server.port} HTTP/1.1\r\n`);
+		expect(requests).toHaveLength(1);
+		expect(connections).toBe(1);
+		expect(servernames).toEqual([undefined]);
+		expectNoSecretInBytes(proxy.received());
+	});
+
+	(hasIPv6Loopback ? test : test.skip)('an IPv6-literal token URL (https://[::1]): a token, one CONNECT to [::1]:port', async () => {
+		const ipv6 = ipv6Server!;
+		const before = {connects: proxy.connects.length, requests: ipv6.requests.length};
+		const result = await trusted({HTTPS_PROXY: proxy.url}).getToken(options(ipv6.url('[::1]')));
+		expect({ok: result.ok, token: result.token, message: result.message}).toEqual({
+			ok: true,
+			token: `Bearer token-${ipv6.requests.length}`,
+		});
+		// RFC 9110 §9.3.6: the authority form, with the address in brackets.
+		expect(proxy.connects.slice(before.connects).map(connect => connect.target)).toEqual([`[::1]:${ipv6.port}`]);
+		expect(ipv6.requests.length - before.requests).toBe(1);
+		expect(ipv6.servernames.at(-1)).toBeUndefined();
+	});
+
+	test('a certificate that names localhost but not 127.0.0.1, for https://127.0.0.1 through a proxy reached as localhost: the certificate error, not retried', async () => {
+		const before = {connects: proxy.connects.length, connections: localhostOnly.connections, requests: localhostOnly.requests.length};
+		// Checked against the proxy's host name (localhost) instead of the token URL's address, this certificate would pass.
+		const result = await trusted({HTTPS_PROXY: `http://localhost:${proxy.port}`}).getToken(
+			options(`https://127.0.0.1:${localhostOnly.port}/v1/oauth2/token`, {retries: 3}),
+		);
+		expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ERR_TLS_CERT_ALTNAME_INVALID'});
+		expect(result.status).toBeUndefined();
+		expect(result.message).toMatch(
+			/^The certificate of the token endpoint https:\/\/127\.0\.0\.1:\d+\/v1\/oauth2\/token could not be verified: it is not valid for the host name 127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID: .*IP: 127\.0\.0\.1 is not in the cert's list/,
+		);
+		expect(result.message).not.toMatch(/proxy/);
+		expect(proxy.connects.slice(before.connects).map(connect => connect.target)).toEqual([`127.0.0.1:${localhostOnly.port}`]);
+		expect(localhostOnly.connections - before.connections).toBe(1);
+		expect(localhostOnly.requests.length - before.requests).toBe(0);
+		expectNoSecretIn(result);
+	});
+
+	test('a loopback token host is not exempt: https://localhost is tunnelled too unless NO_PROXY names it', async () => {
+		const {result, connects} = await counting(async () => trusted({HTTPS_PROXY: proxy.url}).getToken(options(server.url('localhost'))));
+		expect(result.ok).toBe(true);
+		expect(connects.map(connect => connect.target)).toEqual([`localhost:${server.port}`]);
 		expectNoSecretInBytes(proxy.received());
 	});
 
@@ -344,9 +424,19 @@ describe('a proxy that refuses', () => {
 			name: 'a reset connection: retried',
 			behaviour: {kind: 'reset'},
 			message: new RegExp(
-				String.raw`^Could not reach the token endpoint https:\/\/localhost:\d+\/v1\/oauth2\/token through the proxy ${proxyOrigin} after 3 attempts \(ECONNRESET\)`,
+				String.raw`^The proxy ${proxyOrigin} reset the connection without answering the tunnel request \(CONNECT\) to localhost:\d+ after 3 attempts; `,
 			),
-			hint: /check HTTPS_PROXY and NO_PROXY/,
+			hint: /check HTTPS_PROXY \(scheme, host and port\) and NO_PROXY, and that the proxy allows localhost\.$/,
+			connects: 3,
+			causeCode: 'ECONNRESET',
+		},
+		{
+			name: 'a closed connection: retried',
+			behaviour: {kind: 'close'},
+			message: new RegExp(
+				String.raw`^The proxy ${proxyOrigin} closed the connection without answering the tunnel request \(CONNECT\) to localhost:\d+ after 3 attempts; `,
+			),
+			hint: /check HTTPS_PROXY \(scheme, host and port\) and NO_PROXY, and that the proxy allows localhost\.$/,
 			connects: 3,
 			causeCode: 'ECONNRESET',
 		},
@@ -369,22 +459,100 @@ describe('a proxy that refuses', () => {
 		expectNoSecretInBytes(proxy.received());
 	});
 
-	test('a proxy that closes the connection without answering: each attempt waits timeoutMs, then a VibrantTokenError about the proxy', async () => {
+	// https-proxy-agent 5 (axios's tunnel) waited for a CONNECT answer until the socket errored: a
+	// proxy that closed without answering cost the full timeoutMs per attempt (4 × 30 s by default).
+	test.each([
+		['closes', {kind: 'close'}, 'closed'],
+		['resets', {kind: 'reset'}, 'reset'],
+	] as const)(
+		'a proxy that %s the connection on CONNECT: the attempt ends at once, not after timeoutMs',
+		async (_name, behaviour, verb) => {
+			proxy.behave(behaviour);
+			const {result, connects, connections} = await counting(async () =>
+				proxied.getToken(options(server.url(), {retries: 0, timeoutMs: 20_000})),
+			);
+			expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ECONNRESET'});
+			expect(result.message).toMatch(
+				new RegExp(
+					String.raw`^The proxy ${proxyOrigin} ${verb} the connection without answering the tunnel request \(CONNECT\) to localhost:${server.port}; `,
+				),
+			);
+			expect(result.elapsedMs).toBeLessThan(1500);
+			expect(connects).toHaveLength(1);
+			expect(connections).toBe(0);
+			expectNoSecretIn(result);
+		},
+	);
+
+	test('a proxy that closes on CONNECT, with the default retries: 4 CONNECTs, and the whole getToken() ends in seconds', async () => {
 		proxy.behave({kind: 'close'});
-		const {result, connects, connections} = await counting(async () => proxied.getToken(options(server.url(), {timeoutMs: 400})));
+		const {result, connects} = await counting(async () => proxied.getToken(options(server.url(), {retries: undefined, timeoutMs: 20_000})));
+		expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ECONNRESET'});
+		expect(result.message).toMatch(
+			/closed the connection without answering the tunnel request \(CONNECT\) to localhost:\d+ after 4 attempts; /,
+		);
+		expect(connects).toHaveLength(4);
+		// Three backoffs (≤ 200 + 400 + 800 ms) and four immediate failures; the round-2 bound is 15 s.
+		expect(result.elapsedMs).toBeLessThan(5000);
+		expectNoSecretIn(result);
+	});
+
+	test("NODE_USE_ENV_PROXY=1 (Node's own proxy support, Node 22.21+ and 24.5+) changes nothing: the same tunnel, the same rules", async () => {
+		proxy.behave({kind: 'close'});
+		const client = trusted({HTTPS_PROXY: proxy.url, NODE_USE_ENV_PROXY: '1'});
+		const {result, connects} = await counting(async () =>
+			client.getToken(options(server.url('127.0.0.1'), {retries: 0, timeoutMs: 20_000})),
+		);
+		expect(result.message).toMatch(
+			new RegExp(String.raw`^The proxy ${proxyOrigin} closed the connection without answering the tunnel request \(CONNECT\)`),
+		);
+		expect(connects.map(connect => connect.target)).toEqual([`127.0.0.1:${server.port}`]);
+
+		proxy.behave({kind: 'tunnel'});
+		// NO_PROXY by axios's rules: 127.0.0.1 matches localhost (Node's own rules would tunnel this).
+		const bypassed = await counting(async () =>
+			trusted({HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1', NODE_USE_ENV_PROXY: '1'}).getToken(options(server.url('localhost'))),
+		);
+		expect(bypassed.result.ok).toBe(true);
+		expect(bypassed.connects).toHaveLength(0);
+	});
+
+	test('a proxy that never answers CONNECT: timed out after timeoutMs, and the connection to the proxy is closed with the request', async () => {
+		proxy.behave({kind: 'hang'});
+		const {result, connects} = await counting(async () => proxied.getToken(options(server.url(), {retries: 1, timeoutMs: 400})));
 		expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ETIMEDOUT'});
 		expect(result.message).toMatch(
 			new RegExp(
-				String.raw`^Token request to https:\/\/localhost:\d+\/v1\/oauth2\/token timed out after 3 attempts waiting for the proxy ${proxyOrigin}: it did not answer the tunnel request \(CONNECT\) or closed the connection`,
+				String.raw`^Token request to https:\/\/localhost:\d+\/v1\/oauth2\/token timed out after 2 attempts waiting for the proxy ${proxyOrigin}: it did not answer the tunnel request \(CONNECT\) in time \(timeoutMs\)`,
 			),
 		);
-		expect(result.message).toMatch(/check HTTPS_PROXY and NO_PROXY/);
-		expect(connects).toHaveLength(3);
-		expect(connections).toBe(0);
-		// 3 × timeoutMs plus two backoffs (≤ 200 + 400 ms).
-		expect(result.elapsedMs).toBeGreaterThanOrEqual(1150);
-		expect(result.elapsedMs).toBeLessThan(6000);
+		expect(result.elapsedMs).toBeGreaterThanOrEqual(800);
+		expect(connects).toHaveLength(2);
+		// Each timed-out attempt closed its connection to the proxy (nothing left open to leak).
+		await until(() => connects.every(connect => connect.closed));
 		expectNoSecretIn(result);
+	});
+
+	test('a token endpoint that closes without answering, through the tunnel: each attempt ends at once, and the message says the endpoint closed it', async () => {
+		server.behave('close');
+		const single = await counting(async () => proxied.getToken(options(server.url(), {retries: 0, timeoutMs: 20_000})));
+		expect(single.result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ECONNRESET'});
+		expect(single.result.message).toMatch(
+			new RegExp(
+				String.raw`^The token endpoint https:\/\/localhost:\d+\/v1\/oauth2\/token closed the connection without answering \(reached through the proxy ${proxyOrigin}, which opened the tunnel\)`,
+			),
+		);
+		expect(single.result.elapsedMs).toBeLessThan(1500);
+		expect(single.connects).toHaveLength(1);
+		expect(single.connections).toBe(1);
+		expectNoSecretIn(single.result);
+
+		const retried = await counting(async () => proxied.getToken(options(server.url(), {retries: undefined, timeoutMs: 20_000})));
+		expect(retried.result.message).toMatch(/closed the connection without answering after 4 attempts \(reached through the proxy/);
+		expect(retried.connects).toHaveLength(4);
+		expect(retried.connections).toBe(4);
+		expect(retried.requests).toHaveLength(0);
+		expect(retried.result.elapsedMs).toBeLessThan(5000);
 	});
 
 	test('no proxy listening at HTTPS_PROXY: a VibrantTokenError naming the proxy', async () => {
@@ -402,6 +570,56 @@ describe('a proxy that refuses', () => {
 		);
 		expect(connections).toBe(0);
 		expectNoSecretIn(result);
+	});
+});
+
+describe('a token endpoint that closes without answering, reached directly', () => {
+	test('https: each attempt ends at once (retries + 1 connections), and the message names the endpoint', async () => {
+		server.behave('close');
+		const client = trusted();
+		const single = await counting(async () => client.getToken(options(server.url(), {retries: 0, timeoutMs: 20_000})));
+		expect(single.result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ECONNRESET'});
+		expect(single.result.message).toMatch(
+			/^Could not reach the token endpoint https:\/\/localhost:\d+\/v1\/oauth2\/token \(ECONNRESET\); check tokenUrl/,
+		);
+		expect(single.result.elapsedMs).toBeLessThan(1500);
+		expect(single.connections).toBe(1);
+		expectNoSecretIn(single.result);
+
+		const retried = await counting(async () => client.getToken(options(server.url(), {retries: undefined, timeoutMs: 20_000})));
+		expect(retried.result.message).toMatch(/^Could not reach the token endpoint .* after 4 attempts \(ECONNRESET\)/);
+		expect(retried.connections).toBe(4);
+		expect(retried.result.elapsedMs).toBeLessThan(5000);
+	});
+
+	test('loopback http:, with HTTPS_PROXY set (never used for it): each attempt ends at once, no CONNECT', async () => {
+		let connections = 0;
+		const closing = await listen(async request => {
+			await readBody(request);
+			request.socket.destroy();
+		});
+		closing.server.on('connection', () => {
+			connections++;
+		});
+		try {
+			const client = trusted({HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url});
+			const {result, connects} = await counting(async () =>
+				client.getToken(options(`${closing.origin}/v1/oauth2/token`, {retries: 0, timeoutMs: 20_000})),
+			);
+			expect(result).toMatchObject({ok: false, name: 'VibrantTokenError', causeCode: 'ECONNRESET'});
+			expect(result.message).toMatch(/^Could not reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/v1\/oauth2\/token \(ECONNRESET\)/);
+			expect(result.elapsedMs).toBeLessThan(1500);
+			expect(connections).toBe(1);
+			expect(connects).toHaveLength(0);
+			expectNoSecretIn(result);
+
+			const retried = await client.getToken(options(`${closing.origin}/v1/oauth2/token`, {retries: undefined, timeoutMs: 20_000}));
+			expect(retried.message).toMatch(/after 4 attempts \(ECONNRESET\)/);
+			expect(connections).toBe(5);
+			expect(retried.elapsedMs).toBeLessThan(5000);
+		} finally {
+			await closing.close();
+		}
 	});
 });
 

@@ -1,5 +1,5 @@
 import {CachedToken} from '../lib/token.js';
-import {TokenCache} from '../lib/token-cache.js';
+import {TokenCache, fetchingSource} from '../lib/token-cache.js';
 import {type Deferred, deferred} from './helpers/deferred.js';
 
 /** A fetcher whose every call waits for the test to settle it, and a clock the test moves. */
@@ -13,7 +13,7 @@ function setup(options: {refreshAheadRatio?: number | false; expiryBufferSeconds
 		return call.promise;
 	};
 
-	const cache = new TokenCache(fetchToken, {
+	const cache = new TokenCache(fetchingSource(fetchToken), {
 		expiryBufferSeconds: options.expiryBufferSeconds ?? 60,
 		refreshAheadRatio: options.refreshAheadRatio ?? 0.8,
 		now: () => clock.now,

@@ -1,5 +1,5 @@
 import axios, {AxiosError, AxiosHeaders, type InternalAxiosRequestConfig} from 'axios';
-import {isRetryable, parseRetryAfter, retryDelay} from '../lib/token-endpoint.js';
+import {isRetryable, parseRetryAfter, retryDelay} from '../lib/token-retry.js';
 import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
 import {listen} from './helpers/http-server.js';
 import {clientId, expectNoSecret, secret} from './helpers/secrets.js';

@@ -12,203 +12,17 @@
 // Environment knobs: BENCH_QUICK=1 (shorter rollover), BENCH_SKIP=fleet (all of it) or any of
 // fleet-cold,fleet-rollover,fleet-storm,fleet-redis-stopped, BENCH_TIMEOUT_SECONDS (170).
 //
-// The same file is the worker process: forked with the argument `worker`.
-import {fork} from 'node:child_process';
+// The worker processes are bench/fleet-worker.mjs.
 import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
-import axios from 'axios';
-import {Redis} from 'ioredis';
-import {Client, RedisTokenStore, attachVibrantAuth} from '../dist/esm/index.js';
-import {hasRedisServer, startRedisServer} from '../scripts/redis-process.mjs';
+import {countBy, quantile, round, table} from '../harness/figures.cjs';
+import {hasRedisServer, startRedisServer} from '../harness/redis-server.cjs';
+import {forkChild} from '../harness/rpc.cjs';
+import {sleep} from '../harness/wait.cjs';
 
-const credentials = {clientId: 'bench-client', clientSecret: 'bench-secret'};
-
-if (process.argv[2] === 'worker') {
-	runWorker();
-} else {
-	await runBench();
-}
-
-// ---------------------------------------------------------------------------------------------
-// The worker: one process of the fleet, driven over IPC ({id, command, args} → {id, result}).
-
-function runWorker() {
-	/** One Redis connection for the process's life, with an application's defaults. */
-	let redis;
-	/** The client and axios instance of the current scenario. */
-	let current;
-	/** x-bench-id → when the request first reached axios's HTTP adapter, and how often it did. */
-	const dispatches = new Map();
-	const httpAdapter = axios.getAdapter('http');
-	// Runs after every request interceptor, ours included: the moment the request is really sent.
-	const timedAdapter = config => {
-		const id = config.headers.get('x-bench-id');
-		const seen = dispatches.get(id);
-		if (seen === undefined) {
-			dispatches.set(id, {firstSentAt: performance.now(), count: 1});
-		} else {
-			seen.count++;
-		}
-
-		return httpAdapter(config);
-	};
-
-	/** One GET, timed: from the call to the first dispatch (waiting for a token), and in all. */
-	async function timedGet(id) {
-		const startedAt = performance.now();
-		let failure;
-		try {
-			await current.instance.get('/items', {headers: {'x-bench-id': id}});
-		} catch (error) {
-			failure = describeError(error);
-		}
-
-		const endedAt = performance.now();
-		const dispatch = dispatches.get(id);
-		dispatches.delete(id);
-		return {
-			beforeSendMs: dispatch === undefined ? endedAt - startedAt : dispatch.firstSentAt - startedAt,
-			latencyMs: endedAt - startedAt,
-			sent: dispatch?.count ?? 0,
-			failure,
-		};
-	}
-
-	function summarise(samples) {
-		return {
-			beforeSendMs: samples.map(sample => sample.beforeSendMs),
-			latencyMs: samples.map(sample => sample.latencyMs),
-			retried: samples.filter(sample => sample.sent > 1).length,
-			failures: samples.filter(sample => sample.failure !== undefined).map(sample => sample.failure),
-		};
-	}
-
-	const commands = {
-		init({redisPort}) {
-			if (redisPort !== undefined) {
-				redis = new Redis({host: '127.0.0.1', port: redisPort});
-				// An application listens for errors; the store's own timeout bounds every wait.
-				redis.on('error', () => {});
-			}
-
-			return {pid: process.pid};
-		},
-
-		/** A new client (an empty cache) and axios instance; `store` holds RedisTokenStore options, or is absent. */
-		setup({tokenUrl, apiBase, client: clientOptions = {}, store}) {
-			current?.agent.destroy();
-			const client = new Client({
-				...credentials,
-				tokenUrl,
-				...clientOptions,
-				store: store === undefined ? undefined : new RedisTokenStore(redis, store),
-			});
-			const agent = new http.Agent({keepAlive: true});
-			const instance = attachVibrantAuth(axios.create({baseURL: apiBase, httpAgent: agent, adapter: timedAdapter}), {client});
-			current = {client, agent, instance};
-			return null;
-		},
-
-		async warm() {
-			await current.client.getToken();
-			return null;
-		},
-
-		/** `count` concurrent GETs. */
-		async burst({label, count}) {
-			return summarise(await Promise.all(Array.from({length: count}, (_, i) => timedGet(`${label}-${i}`))));
-		},
-
-		/** One GET every `intervalMs` for `durationMs`, not waiting for each other. */
-		async stream({label, intervalMs, durationMs}) {
-			const inFlight = [];
-			const start = performance.now();
-			for (let i = 0; ; i++) {
-				const wait = start + i * intervalMs - performance.now();
-				if (wait > 0) {
-					await sleep(wait);
-				}
-
-				if (performance.now() - start >= durationMs) {
-					break;
-				}
-
-				inFlight.push(timedGet(`${label}-${i}`));
-			}
-
-			return summarise(await Promise.all(inFlight));
-		},
-	};
-
-	process.on('message', async ({id, command, args}) => {
-		try {
-			process.send({id, result: await commands[command](args ?? {})});
-		} catch (error) {
-			process.send({id, error: String(error?.stack ?? error)});
-		}
-	});
-	process.on('disconnect', () => process.exit(0));
-	process.send({ready: true});
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
-
-function sleep(ms) {
-	return new Promise(resolve => {
-		setTimeout(resolve, ms);
-	});
-}
-
-function describeError(error) {
-	if (error?.response?.status !== undefined) {
-		return `HTTP ${error.response.status}`;
-	}
-
-	return `${error?.name ?? 'Error'}: ${error?.code ?? error?.message ?? String(error)}`;
-}
-
-/**
- * The IPC protocol of bench/servers.mjs and of the workers: waits for `{ready}`, then
- * `call(command, args)` sends `{id, command, args}` and resolves with the answer's `result`.
- */
-function connect(child, name) {
-	const pending = new Map();
-	let nextId = 0;
-	return new Promise((resolve, reject) => {
-		child.once('error', reject);
-		child.once('exit', code => {
-			const error = new Error(`${name} exited (${code})`);
-			reject(error);
-			for (const call of pending.values()) {
-				call.reject(error);
-			}
-		});
-		child.on('message', message => {
-			if (message.ready) {
-				const call = (command, args) =>
-					new Promise((resolveCall, rejectCall) => {
-						const id = ++nextId;
-						pending.set(id, {resolve: resolveCall, reject: rejectCall});
-						child.send({id, command, args});
-					});
-				resolve({child, call, ready: message});
-				return;
-			}
-
-			const call = pending.get(message.id);
-			pending.delete(message.id);
-			if (message.error === undefined) {
-				call.resolve(message.result);
-			} else {
-				call.reject(new Error(message.error));
-			}
-		});
-	});
-}
+await runBench();
 
 // ---------------------------------------------------------------------------------------------
 // The bench
@@ -218,7 +32,6 @@ async function runBench() {
 	const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 	const resultsPath = fileURLToPath(new URL('results.json', import.meta.url));
 	const startedAt = performance.now();
-	const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 	const log = message => {
 		process.stderr.write(`[bench fleet ${round((performance.now() - startedAt) / 1000)} s] ${message}\n`);
 	};
@@ -275,13 +88,10 @@ async function runBench() {
 	}
 
 	const redis = await startRedisServer();
-	const servers = await connect(
-		fork(fileURLToPath(new URL('servers.mjs', import.meta.url)), {stdio: ['ignore', 'inherit', 'inherit', 'ipc']}),
-		'bench servers',
-	);
+	const servers = forkChild(fileURLToPath(new URL('servers.mjs', import.meta.url)), {name: 'bench servers'});
 	const control = servers.call;
-	const {tokenUrl, apiBase} = servers.ready;
-	const thisFile = fileURLToPath(import.meta.url);
+	const {tokenUrl, apiBase} = await servers.ready;
+	const workerFile = fileURLToPath(new URL('fleet-worker.mjs', import.meta.url));
 	let fleet = [];
 	const fleetResults = {
 		processes,
@@ -302,11 +112,7 @@ async function runBench() {
 
 	try {
 		log(`redis-server ${redis.version} on port ${redis.port}; starting ${processes} worker processes…`);
-		fleet = await Promise.all(
-			Array.from({length: processes}, async (_, index) =>
-				connect(fork(thisFile, ['worker'], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']}), `fleet worker ${index}`),
-			),
-		);
+		fleet = Array.from({length: processes}, (_, index) => forkChild(workerFile, {name: `fleet worker ${index}`}));
 		await Promise.all(fleet.map(async worker => worker.call('init', {redisPort: redis.port})));
 
 		const every = async (workers, command, args = {}) => Promise.all(workers.map(async worker => worker.call(command, args)));
@@ -468,38 +274,15 @@ async function runBench() {
 			fleetResults[key].scenarioSeconds = round((performance.now() - scenarioStart) / 1000, 1);
 		}
 	} finally {
-		for (const worker of fleet) {
-			worker.child.kill();
-		}
-
+		await Promise.all(fleet.map(async worker => worker.stop()));
 		await control('close').catch(() => {});
-		redis.stop();
+		await redis.stop();
 	}
 
 	fleetResults.loadAvgAtEnd = os.loadavg().map(value => round(value, 2));
 	fleetResults.totalSeconds = round((performance.now() - startedAt) / 1000, 1);
 	writeResults(fleetResults);
 	console.log(`\n${fleetTable(fleetResults)}`);
-}
-
-function countBy(items) {
-	const counts = {};
-	for (const item of items) {
-		counts[item] = (counts[item] ?? 0) + 1;
-	}
-
-	return counts;
-}
-
-function quantile(values, q) {
-	const sorted = Float64Array.from(values).sort();
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-function table(headers, rows) {
-	const widths = headers.map((header, column) => Math.max(header.length, ...rows.map(row => String(row[column]).length)));
-	const line = cells => `| ${cells.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ')} |`;
-	return [line(headers), `|${widths.map(width => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
 function fleetTable(f) {

@@ -7,8 +7,7 @@
 // Environment knobs (defaults in parentheses): BENCH_QUICK=1 (shorter runs, for a smoke test),
 // BENCH_SKIP=memory,rollover (skip scenarios by name), BENCH_TIMEOUT_SECONDS (240).
 /* global fetch */
-import {execFileSync, fork, spawnSync} from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
+import {execFileSync, spawnSync} from 'node:child_process';
 import {readFileSync, renameSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
 import {createRequire} from 'node:module';
@@ -20,6 +19,10 @@ import axios from 'axios';
 import {createAuthRefreshInterceptor} from 'axios-auth-refresh';
 import {OAuth2Client, OAuth2Fetch} from '@badgateway/oauth2-client';
 import {Client, attachVibrantAuth, withVibrantAuth} from '../dist/esm/index.js';
+import {countBy, failureKind, median, quantile, round, table} from '../harness/figures.cjs';
+import {observeChannels} from '../harness/observe-channels.cjs';
+import {forkChild} from '../harness/rpc.cjs';
+import {paced, sleep} from '../harness/wait.cjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
@@ -53,44 +56,9 @@ setTimeout(() => {
 // ---------------------------------------------------------------------------------------------
 // Servers (child process) and their control channel
 
-function startServers() {
-	const child = fork(fileURLToPath(new URL('servers.mjs', import.meta.url)), {stdio: ['ignore', 'inherit', 'inherit', 'ipc']});
-	const pending = new Map();
-	let nextId = 0;
-	return new Promise((resolve, reject) => {
-		child.once('error', reject);
-		child.once('exit', code => {
-			const error = new Error(`bench servers exited (${code})`);
-			reject(error);
-			for (const call of pending.values()) {
-				call.reject(error);
-			}
-		});
-		child.on('message', message => {
-			if (message.ready) {
-				const control = (command, args) =>
-					new Promise((resolveCall, rejectCall) => {
-						const id = ++nextId;
-						pending.set(id, {resolve: resolveCall, reject: rejectCall});
-						child.send({id, command, args});
-					});
-				resolve({tokenUrl: message.tokenUrl, apiBase: message.apiBase, control, child});
-				return;
-			}
-
-			const call = pending.get(message.id);
-			pending.delete(message.id);
-			if (message.error === undefined) {
-				call.resolve(message.result);
-			} else {
-				call.reject(new Error(message.error));
-			}
-		});
-	});
-}
-
-const servers = await startServers();
-const {control, tokenUrl, apiBase} = servers;
+const servers = forkChild(fileURLToPath(new URL('servers.mjs', import.meta.url)), {name: 'bench servers'});
+const {tokenUrl, apiBase} = await servers.ready;
+const control = servers.call;
 
 // On two or more cores, the servers run on one and this process on another (taskset, when the
 // machine has it): a request's time then depends less on what the scheduler does meanwhile.
@@ -220,41 +188,6 @@ function fetchClient(fetchFunction) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const sleep = ms =>
-	new Promise(resolve => {
-		setTimeout(resolve, ms);
-	});
-
-function median(values) {
-	const sorted = Float64Array.from(values).sort();
-	const middle = sorted.length >> 1;
-	return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function quantile(values, q) {
-	const sorted = Float64Array.from(values).sort();
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function describeError(error) {
-	if (error?.response?.status !== undefined) {
-		return `HTTP ${error.response.status}`;
-	}
-
-	return `${error?.name ?? 'Error'}: ${error?.code ?? error?.message ?? String(error)}`;
-}
-
-function countBy(items) {
-	const counts = {};
-	for (const item of items) {
-		counts[item] = (counts[item] ?? 0) + 1;
-	}
-
-	return counts;
-}
-
 /** Runs `total` GETs with at most `concurrency` in flight. */
 async function pooled(instance, total, concurrency) {
 	let next = 0;
@@ -288,7 +221,7 @@ async function burst(label, instance, n) {
 		requests: n,
 		tokenRequests: stats.tokenRequests,
 		failures: failed.length,
-		failureKinds: countBy(failed.map(result => describeError(result.reason))),
+		failureKinds: countBy(failed.map(result => failureKind(result.reason))),
 		apiCalls: stats.apiCalls,
 		api401: stats.api401,
 		apiCallsPerRequest: round(stats.apiCalls / n, 2),
@@ -341,27 +274,92 @@ function log(message) {
 	process.stderr.write(`[bench ${round((performance.now() - startedAt) / 1000)} s] ${message}\n`);
 }
 
-/** Subscribes a no-op to every channel of the package; returns the function that unsubscribes. */
-function observeEveryChannel() {
-	const noop = () => {};
-	const names = [
-		...['start', 'end', 'asyncStart', 'asyncEnd', 'error'].map(event => `tracing:vibrant-oauth2-client:token:${event}`),
-		'vibrant-oauth2-client:unauthorized',
-		'vibrant-oauth2-client:store',
-	];
-	for (const name of names) {
-		diagnosticsChannel.subscribe(name, noop);
+/**
+ * Times `arms` ({name, request}) round-robin, one request per arm per round, the order reversed every
+ * other round: every contender sees the same moment-to-moment conditions of a noisy machine. Each
+ * request is timed with process.hrtime.bigint(). A repetition for which `isObserved` holds runs with
+ * a subscriber on every channel of the package (a global subscription, so for a whole repetition).
+ * Returns the samples of every arm (repetitions not observed) and one `row(medians, observed)` per
+ * repetition.
+ */
+async function roundRobin(label, arms, {warmupRounds, rounds, repetitions}, {row, isObserved = () => false}) {
+	const reversed = [...arms].reverse();
+	for (let index = 0; index < warmupRounds; index++) {
+		for (const arm of arms) {
+			await arm.request();
+		}
 	}
 
-	return () => {
-		for (const name of names) {
-			diagnosticsChannel.unsubscribe(name, noop);
+	await control('reset');
+	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
+	const perRepetition = [];
+	for (let repetition = 0; repetition < repetitions; repetition++) {
+		const observed = isObserved(repetition);
+		const unobserve = observed ? observeChannels(() => {}) : undefined;
+		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
+		for (let index = 0; index < rounds; index++) {
+			for (const arm of index % 2 === 0 ? arms : reversed) {
+				const start = process.hrtime.bigint();
+				await arm.request();
+				samples[arm.name][index] = Number(process.hrtime.bigint() - start) / 1000;
+			}
 		}
+
+		unobserve?.();
+		if (!observed) {
+			for (const arm of arms) {
+				all[arm.name].push(...samples[arm.name]);
+			}
+		}
+
+		perRepetition.push(row(Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])])), observed));
+		log(`${label} repetition ${repetition + 1}/${repetitions}: ${JSON.stringify(perRepetition.at(-1))}`);
+	}
+
+	return {all, perRepetition};
+}
+
+/** Medians and p90 of every contender's samples, in µs. */
+function summarise(all, names) {
+	const summary = {p90Us: {}};
+	for (const name of names) {
+		summary[`${name}Us`] = round(median(all[name]), 2);
+		summary.p90Us[name] = round(quantile(all[name], 0.9), 1);
+	}
+
+	return summary;
+}
+
+/** One repetition's medians (µs) of bare, ours and `other` (the competitor), and their ratios to bare. */
+function repetitionRow(medians, other) {
+	return {
+		bareUs: round(medians.bare, 2),
+		oursUs: round(medians.ours, 2),
+		[`${other}Us`]: round(medians[other], 2),
+		ratio: round(medians.ours / medians.bare, 4),
+		floorRatio: round(medians.floor / medians.bare, 4),
+		[`${other}Ratio`]: round(medians[other] / medians.bare, 4),
+		controlRatio: round(medians.bare2 / medians.bare, 4),
+	};
+}
+
+/** What the overhead scenarios report besides their own fields: the ratios of `other` (the competitor) too. */
+function overheadSummary(all, perRepetition, other) {
+	const middle = key => round(median(perRepetition.map(entry => entry[key])), 4);
+	const ratios = perRepetition.map(entry => entry.ratio);
+	return {
+		...summarise(all, ['bare', 'bare2', 'floor', 'ours', other]),
+		ratio: middle('ratio'),
+		ratioSpread: [Math.min(...ratios), Math.max(...ratios)],
+		addedUs: round(median(perRepetition.map(entry => entry.oursUs - entry.bareUs)), 2),
+		floorRatio: middle('floorRatio'),
+		[`${other}Ratio`]: middle(`${other}Ratio`),
+		[`${other}AddedUs`]: round(median(perRepetition.map(entry => entry[`${other}Us`] - entry.bareUs)), 2),
+		controlRatio: middle('controlRatio'),
 	};
 }
 
 async function overheadScenario() {
-	const {warmupRounds, rounds, repetitions} = plan.overhead;
 	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
 	const client = newClient();
 	const ours = createOurs(client, sharedAgent);
@@ -383,99 +381,38 @@ async function overheadScenario() {
 		throw error;
 	});
 	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
-	const arms = [
-		{name: 'bare', instance: createBare(token, sharedAgent)},
-		{name: 'bare2', instance: createBare(token, sharedAgent)},
-		{name: 'floor', instance: floor},
-		{name: 'ours', instance: ours},
-		{name: 'aar', instance: aar.instance},
-	];
-	const reversed = [...arms].reverse();
-	for (let round = 0; round < warmupRounds; round++) {
-		for (const arm of arms) {
-			await arm.instance.get('/items');
-		}
-	}
-
-	await control('reset');
-	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
-	const perRepetition = [];
-	for (let repetition = 0; repetition < repetitions; repetition++) {
-		// Every other repetition runs with a subscriber on every channel of the package (a global
-		// subscription, so for a whole repetition): what observing costs a warm request.
-		const observed = repetition % 2 === 1;
-		const unobserve = observed ? observeEveryChannel() : undefined;
-		// Round-robin, one request per contender per round, the order reversed every other round:
-		// every contender sees the same moment-to-moment conditions of a noisy machine.
-		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
-		for (let round = 0; round < rounds; round++) {
-			for (const arm of round % 2 === 0 ? arms : reversed) {
-				const start = process.hrtime.bigint();
-				await arm.instance.get('/items');
-				samples[arm.name][round] = Number(process.hrtime.bigint() - start) / 1000;
-			}
-		}
-
-		unobserve?.();
-		const medians = Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])]));
-		if (!observed) {
-			for (const arm of arms) {
-				all[arm.name].push(...samples[arm.name]);
-			}
-		}
-
-		perRepetition.push({
-			observed,
-			bareUs: round(medians.bare, 2),
-			oursUs: round(medians.ours, 2),
-			aarUs: round(medians.aar, 2),
-			floorUs: round(medians.floor, 2),
-			ratio: round(medians.ours / medians.bare, 4),
-			floorRatio: round(medians.floor / medians.bare, 4),
-			aarRatio: round(medians.aar / medians.bare, 4),
-			controlRatio: round(medians.bare2 / medians.bare, 4),
-		});
-		log(`overhead repetition ${repetition + 1}/${repetitions}: ${JSON.stringify(perRepetition.at(-1))}`);
-	}
-
+	const instances = {bare: createBare(token, sharedAgent), bare2: createBare(token, sharedAgent), floor, ours, aar: aar.instance};
+	const arms = Object.entries(instances).map(([name, instance]) => ({name, request: () => instance.get('/items')}));
+	const {all, perRepetition} = await roundRobin('overhead', arms, plan.overhead, {
+		// Every other repetition: what observing costs a warm request.
+		isObserved: repetition => repetition % 2 === 1,
+		row: (medians, observed) => ({observed, ...repetitionRow(medians, 'aar'), floorUs: round(medians.floor, 2)}),
+	});
 	const stats = await control('stats');
 	const plain = perRepetition.filter(entry => !entry.observed);
 	const observed = perRepetition.filter(entry => entry.observed);
-	const middle = (entries, key) => round(median(entries.map(entry => entry[key])), 4);
-	const ratios = plain.map(entry => entry.ratio);
+	const {ratio, ratioSpread, addedUs, floorRatio, aarRatio, aarAddedUs, controlRatio, ...samples} = overheadSummary(all, plain, 'aar');
 	return {
 		method:
 			'per-request round-robin (bare, bare2, floor, ours, aar; order reversed every other round) over one keep-alive socket, each request timed with process.hrtime.bigint(); a median per contender per repetition; ratios are medians of the repetitions without a subscriber; every other repetition runs with a subscriber on every channel',
 		pinned,
-		requestsPerContender: rounds * plain.length,
-		...summarise(all, ['bare', 'bare2', 'floor', 'ours', 'aar']),
-		ratio: middle(plain, 'ratio'),
-		ratioSpread: [Math.min(...ratios), Math.max(...ratios)],
-		addedUs: round(median(plain.map(entry => entry.oursUs - entry.bareUs)), 2),
-		observedRatio: observed.length === 0 ? undefined : middle(observed, 'ratio'),
-		floorRatio: middle(plain, 'floorRatio'),
-		aarRatio: middle(plain, 'aarRatio'),
-		aarAddedUs: round(median(plain.map(entry => entry.aarUs - entry.bareUs)), 2),
-		controlRatio: middle(plain, 'controlRatio'),
+		requestsPerContender: plan.overhead.rounds * plain.length,
+		...samples,
+		ratio,
+		ratioSpread,
+		addedUs,
+		observedRatio: observed.length === 0 ? undefined : round(median(observed.map(entry => entry.ratio)), 4),
+		floorRatio,
+		aarRatio,
+		aarAddedUs,
+		controlRatio,
 		perRepetition,
 		tokenRequestsDuringMeasurement: stats.tokenRequests,
 		api401DuringMeasurement: stats.api401,
 	};
 }
 
-/** Medians and p90 of every contender's samples, in µs. */
-function summarise(all, names) {
-	const summary = {p90Us: {}};
-	for (const name of names) {
-		summary[`${name}Us`] = round(median(all[name]), 2);
-		summary.p90Us[name] = round(quantile(all[name], 0.9), 1);
-	}
-
-	return summary;
-}
-
 async function fetchOverheadScenario() {
-	const {warmupRounds, rounds, repetitions} = plan.fetchOverhead;
 	await control('configure', {tokenLatencyMs: 0, expiresIn: 3600});
 	const client = newClient();
 	const ours = createOursFetch(client);
@@ -487,73 +424,45 @@ async function fetchOverheadScenario() {
 	// bare2 is a second, identical baseline: its ratio to bare shows the noise floor of the method.
 	// The least a fetch wrapper that can see a 401 costs: one .then on fetch's promise.
 	const keep = response => response;
-	const arms = [
-		{name: 'bare', request: () => fetch(url, bareInit)},
-		{name: 'bare2', request: () => fetch(url, bareInit)},
-		{name: 'floor', request: () => fetch(url, bareInit).then(keep)},
-		{name: 'ours', request: () => ours(url)},
-		{name: 'badgateway', request: () => badgateway.fetch(url)},
-	];
-	const once = async arm => {
-		const response = await arm.request();
-		await response.arrayBuffer();
-		if (response.status !== 200) {
-			throw new Error(`${arm.name}: HTTP ${response.status}`);
-		}
+	const requests = {
+		bare: () => fetch(url, bareInit),
+		bare2: () => fetch(url, bareInit),
+		floor: () => fetch(url, bareInit).then(keep),
+		ours: () => ours(url),
+		badgateway: () => badgateway.fetch(url),
 	};
-
-	const reversed = [...arms].reverse();
-	for (let round = 0; round < warmupRounds; round++) {
-		for (const arm of arms) {
-			await once(arm);
-		}
-	}
-
-	await control('reset');
-	const all = Object.fromEntries(arms.map(arm => [arm.name, []]));
-	const perRepetition = [];
-	for (let repetition = 0; repetition < repetitions; repetition++) {
-		const samples = Object.fromEntries(arms.map(arm => [arm.name, new Float64Array(rounds)]));
-		for (let round = 0; round < rounds; round++) {
-			for (const arm of round % 2 === 0 ? arms : reversed) {
-				const start = process.hrtime.bigint();
-				await once(arm);
-				samples[arm.name][round] = Number(process.hrtime.bigint() - start) / 1000;
+	// Each request and the reading of its body.
+	const arms = Object.entries(requests).map(([name, request]) => ({
+		name,
+		async request() {
+			const response = await request();
+			await response.arrayBuffer();
+			if (response.status !== 200) {
+				throw new Error(`${name}: HTTP ${response.status}`);
 			}
-		}
-
-		const medians = Object.fromEntries(arms.map(arm => [arm.name, median(samples[arm.name])]));
-		for (const arm of arms) {
-			all[arm.name].push(...samples[arm.name]);
-		}
-
-		perRepetition.push({
-			bareUs: round(medians.bare, 2),
-			oursUs: round(medians.ours, 2),
-			badgatewayUs: round(medians.badgateway, 2),
-			ratio: round(medians.ours / medians.bare, 4),
-			floorRatio: round(medians.floor / medians.bare, 4),
-			badgatewayRatio: round(medians.badgateway / medians.bare, 4),
-			controlRatio: round(medians.bare2 / medians.bare, 4),
-		});
-		log(`fetch overhead repetition ${repetition + 1}/${repetitions}: ${JSON.stringify(perRepetition.at(-1))}`);
-	}
-
+		},
+	}));
+	const {all, perRepetition} = await roundRobin('fetch overhead', arms, plan.fetchOverhead, {
+		row: medians => repetitionRow(medians, 'badgateway'),
+	});
 	const stats = await control('stats');
-	const middle = key => round(median(perRepetition.map(entry => entry[key])), 4);
-	const ratios = perRepetition.map(entry => entry.ratio);
+	const {ratio, ratioSpread, addedUs, floorRatio, badgatewayRatio, badgatewayAddedUs, controlRatio, ...samples} = overheadSummary(
+		all,
+		perRepetition,
+		'badgateway',
+	);
 	return {
 		method:
 			'per-request round-robin (bare fetch, bare fetch again, fetch with one .then, withVibrantAuth, badgateway OAuth2Fetch; order reversed every other round), each request and the reading of its body timed with process.hrtime.bigint(); a median per contender per repetition; ratios are medians of the repetitions',
-		requestsPerContender: rounds * repetitions,
-		...summarise(all, ['bare', 'bare2', 'floor', 'ours', 'badgateway']),
-		ratio: middle('ratio'),
-		ratioSpread: [Math.min(...ratios), Math.max(...ratios)],
-		addedUs: round(median(perRepetition.map(entry => entry.oursUs - entry.bareUs)), 2),
-		floorRatio: middle('floorRatio'),
-		badgatewayRatio: middle('badgatewayRatio'),
-		badgatewayAddedUs: round(median(perRepetition.map(entry => entry.badgatewayUs - entry.bareUs)), 2),
-		controlRatio: middle('controlRatio'),
+		requestsPerContender: plan.fetchOverhead.rounds * plan.fetchOverhead.repetitions,
+		...samples,
+		ratio,
+		ratioSpread,
+		addedUs,
+		floorRatio,
+		badgatewayRatio,
+		badgatewayAddedUs,
+		controlRatio,
 		perRepetition,
 		tokenRequestsDuringMeasurement: stats.tokenRequests,
 		api401DuringMeasurement: stats.api401,
@@ -612,31 +521,16 @@ async function stream(label, instance) {
 	await control('reset');
 	const latencies = [];
 	const failures = [];
-	const inFlight = [];
-	const start = performance.now();
-	for (let i = 0; ; i++) {
-		const due = start + i * intervalMs;
-		const wait = due - performance.now();
-		if (wait > 0) {
-			await sleep(wait);
-		}
-
-		if (performance.now() - start >= durationMs) {
-			break;
-		}
-
+	const inFlight = await paced({intervalMs, durationMs}, i => {
 		const sentAt = performance.now();
-		inFlight.push(
-			instance.get('/items', {headers: {'x-bench-id': `${label}-${i}`}}).then(
-				() => latencies.push(performance.now() - sentAt),
-				error => {
-					latencies.push(performance.now() - sentAt);
-					failures.push(describeError(error));
-				},
-			),
+		return instance.get('/items', {headers: {'x-bench-id': `${label}-${i}`}}).then(
+			() => latencies.push(performance.now() - sentAt),
+			error => {
+				latencies.push(performance.now() - sentAt);
+				failures.push(failureKind(error));
+			},
 		);
-	}
-
+	});
 	await Promise.all(inFlight);
 	const stats = await control('stats');
 	const typical = median(latencies);
@@ -819,12 +713,6 @@ renameSync(`${resultsPath}.tmp`, resultsPath);
 // ---------------------------------------------------------------------------------------------
 // The table
 
-function table(headers, rows) {
-	const widths = headers.map((header, column) => Math.max(header.length, ...rows.map(row => String(row[column]).length)));
-	const line = cells => `| ${cells.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ')} |`;
-	return [line(headers), `|${widths.map(width => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 const out = [];
 const m = results.machine;
 out.push(`vibrant-oauth2-client bench — node ${m.node}, ${m.cpuCount}× ${m.cpuModel}, ${results.date}, load ${m.loadAvgAtStart.join(' ')}`);
@@ -853,6 +741,19 @@ if (s.footprint) {
 	);
 }
 
+/** The rows of an overhead table: the baseline, its control, the floor, ours and `other` (the competitor). */
+function overheadRows(o, perRepetition, labels, other) {
+	const perRow = key => perRepetition.map(r => r[key]).join(' / ');
+	return [
+		[labels.bare, o.bareUs, o.p90Us.bare, 0, 1, '-'],
+		[labels.control, o.bare2Us, o.p90Us.bare2, round(o.bare2Us - o.bareUs, 2), o.controlRatio, perRow('controlRatio')],
+		[labels.floor, o.floorUs, o.p90Us.floor, round(o.floorUs - o.bareUs, 2), o.floorRatio, perRow('floorRatio')],
+		[labels.ours, o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, perRow('ratio')],
+		[labels.other, o[`${other}Us`], o.p90Us[other], o[`${other}AddedUs`], o[`${other}Ratio`], perRow(`${other}Ratio`)],
+	];
+}
+
+const overheadHeaders = ['contender', 'median µs/request', 'p90 µs', 'added µs', 'ratio vs bare', 'ratio per repetition'];
 if (s.overhead) {
 	const o = s.overhead;
 	const plain = o.perRepetition.filter(r => !r.observed);
@@ -861,32 +762,14 @@ if (s.overhead) {
 		'',
 		`1. Overhead, warm token, sequential GETs over one keep-alive socket: ${plan.overhead.repetitions} × ${plan.overhead.rounds} rounds, one request per contender per round (order reversed every other round)${o.pinned ? '; servers and client pinned to separate cores' : ''}. Ratios: median of the ${plain.length} repetitions without a subscriber (ours: spread ${o.ratioSpread.join(' – ')})`,
 	);
-	out.push(
-		table(
-			['contender', 'median µs/request', 'p90 µs', 'added µs', 'ratio vs bare', 'ratio per repetition'],
-			[
-				['bare axios + fixed header', o.bareUs, o.p90Us.bare, 0, 1, '-'],
-				[
-					'bare axios again (control)',
-					o.bare2Us,
-					o.p90Us.bare2,
-					round(o.bare2Us - o.bareUs, 2),
-					o.controlRatio,
-					plain.map(r => r.controlRatio).join(' / '),
-				],
-				[
-					'floor: a sync request + an error response interceptor',
-					o.floorUs,
-					o.p90Us.floor,
-					round(o.floorUs - o.bareUs, 2),
-					o.floorRatio,
-					plain.map(r => r.floorRatio).join(' / '),
-				],
-				['vibrant attachVibrantAuth', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, plain.map(r => r.ratio).join(' / ')],
-				['axios-auth-refresh (README)', o.aarUs, o.p90Us.aar, o.aarAddedUs, o.aarRatio, plain.map(r => r.aarRatio).join(' / ')],
-			],
-		),
-	);
+	const labels = {
+		bare: 'bare axios + fixed header',
+		control: 'bare axios again (control)',
+		floor: 'floor: a sync request + an error response interceptor',
+		ours: 'vibrant attachVibrantAuth',
+		other: 'axios-auth-refresh (README)',
+	};
+	out.push(table(overheadHeaders, overheadRows(o, plain, labels, 'aar')));
 	if (observed.length > 0) {
 		out.push(
 			`With a subscriber on every channel (the other ${observed.length} repetitions): attachVibrantAuth ${o.observedRatio} × bare (${observed.map(r => r.ratio).join(' / ')}), control ${observed.map(r => r.controlRatio).join(' / ')}.`,
@@ -900,39 +783,14 @@ if (s.fetchOverhead) {
 		'',
 		`1b. Fetch overhead, warm token, sequential GETs with the body read: ${plan.fetchOverhead.repetitions} × ${plan.fetchOverhead.rounds} rounds, one request per contender per round (order reversed every other round)`,
 	);
-	out.push(
-		table(
-			['contender', 'median µs/request', 'p90 µs', 'added µs', 'ratio vs bare', 'ratio per repetition'],
-			[
-				['bare fetch + fixed header', o.bareUs, o.p90Us.bare, 0, 1, '-'],
-				[
-					'bare fetch again (control)',
-					o.bare2Us,
-					o.p90Us.bare2,
-					round(o.bare2Us - o.bareUs, 2),
-					o.controlRatio,
-					o.perRepetition.map(r => r.controlRatio).join(' / '),
-				],
-				[
-					'floor: fetch with one .then',
-					o.floorUs,
-					o.p90Us.floor,
-					round(o.floorUs - o.bareUs, 2),
-					o.floorRatio,
-					o.perRepetition.map(r => r.floorRatio).join(' / '),
-				],
-				['vibrant withVibrantAuth(fetch)', o.oursUs, o.p90Us.ours, o.addedUs, o.ratio, o.perRepetition.map(r => r.ratio).join(' / ')],
-				[
-					'@badgateway/oauth2-client OAuth2Fetch (README)',
-					o.badgatewayUs,
-					o.p90Us.badgateway,
-					o.badgatewayAddedUs,
-					o.badgatewayRatio,
-					o.perRepetition.map(r => r.badgatewayRatio).join(' / '),
-				],
-			],
-		),
-	);
+	const labels = {
+		bare: 'bare fetch + fixed header',
+		control: 'bare fetch again (control)',
+		floor: 'floor: fetch with one .then',
+		ours: 'vibrant withVibrantAuth(fetch)',
+		other: '@badgateway/oauth2-client OAuth2Fetch (README)',
+	};
+	out.push(table(overheadHeaders, overheadRows(o, o.perRepetition, labels, 'badgateway')));
 }
 
 const burstRows = (scenario, extra = []) =>

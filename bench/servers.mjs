@@ -1,8 +1,11 @@
-// The benchmark's servers, run in a child process of bench/run.mjs so that their CPU time and heap
-// are not the client's: an OAuth2 token endpoint and a protected API on 127.0.0.1 (ephemeral
-// ports, keep-alive). Controlled over the IPC channel: {id, command, args} → {id, result}.
+// The benchmark's servers, run in a child process of bench/run.mjs and bench/fleet.mjs so that
+// their CPU time and heap are not the client's: an OAuth2 token endpoint and a protected API on
+// 127.0.0.1 (ephemeral ports, keep-alive). Driven over the harness protocol (harness/rpc.cjs); ready
+// with {tokenUrl, apiBase}. Commands: configure({tokenLatencyMs?, expiresIn?}), stats(), reset(),
+// revoke() (every token issued so far), close().
 import {randomBytes} from 'node:crypto';
 import http from 'node:http';
+import {serve} from '../harness/rpc.cjs';
 
 const settings = {
 	/** Delay before the token endpoint answers, in ms. */
@@ -127,16 +130,5 @@ const commands = {
 	},
 };
 
-process.on('message', async ({id, command, args}) => {
-	try {
-		const result = await commands[command](args ?? {});
-		process.send({id, result});
-	} catch (error) {
-		process.send({id, error: String(error?.stack ?? error)});
-	}
-});
-
-process.on('disconnect', () => process.exit(0));
-
 const [tokenPort, apiPort] = await Promise.all([listen(tokenServer), listen(apiServer)]);
-process.send({ready: true, tokenUrl: `http://127.0.0.1:${tokenPort}/oauth2/token`, apiBase: `http://127.0.0.1:${apiPort}/v1`});
+serve(commands, {ready: {tokenUrl: `http://127.0.0.1:${tokenPort}/oauth2/token`, apiBase: `http://127.0.0.1:${apiPort}/v1`}});

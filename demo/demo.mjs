@@ -7,20 +7,9 @@ import http from 'node:http';
 import axios from 'axios';
 import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
 import {grantedScope, startAuthServer} from '../__tests__/helpers/oidc/auth-server.mjs';
+import {narration} from './narration.mjs';
 
-const failures = [];
-const print = line => {
-	console.log(line);
-};
-
-/** Records a mismatch; returns the actual value for the narration. */
-function expectCount(label, actual, expected) {
-	if (actual !== expected) {
-		failures.push(`${label}: expected ${expected}, got ${actual}`);
-	}
-
-	return actual;
-}
+const {expectCount, failures, print, finish} = narration();
 
 /** A tiny server standing for another origin: it records whether requests carried Authorization. */
 async function startForeignServer() {
@@ -164,12 +153,4 @@ try {
 	await Promise.all([auth.close(), foreign.close()]);
 }
 
-if (failures.length === 0) {
-	print('All checks passed; servers stopped.');
-} else {
-	for (const failure of failures) {
-		console.error(`FAILED ${failure}`);
-	}
-
-	process.exitCode = 1;
-}
+finish('All checks passed; servers stopped.');

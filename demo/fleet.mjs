@@ -6,60 +6,19 @@
 // Every count printed comes from the servers; a wrong count exits 1. Without redis-server it says
 // so and exits 0.
 //
-// The same file is the worker process: forked with the argument `worker`.
-import {fork} from 'node:child_process';
+// The worker processes are demo/fleet-worker.mjs.
 import {fileURLToPath} from 'node:url';
-import axios from 'axios';
-import {Redis} from 'ioredis';
-import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
-import {hasRedisServer, startRedisServer} from '../scripts/redis-process.mjs';
+import {hasRedisServer, startRedisServer} from '../harness/redis-server.cjs';
+import {forkChild} from '../harness/rpc.cjs';
+import {sleep} from '../harness/wait.cjs';
+import {narration} from './narration.mjs';
 
 const processes = 8;
 /** Concurrent requests per process: at the cold start, then after each revocation. */
 const coldRequests = 25;
 const laterRequests = 10;
 
-if (process.argv[2] === 'worker') {
-	runWorker();
-} else {
-	await runDemo();
-}
-
-// ---------------------------------------------------------------------------------------------
-// A worker: one process of the fleet, driven over IPC ({id, command, args} → {id, result}).
-
-function runWorker() {
-	let client;
-	let api;
-	const commands = {
-		init({redisUrl, clientOptions, apiOrigin}) {
-			const redis = new Redis(redisUrl);
-			// An application listens for errors; the store's own timeout bounds every wait.
-			redis.on('error', () => {});
-			client = new Client({...clientOptions, store: new RedisTokenStore(redis)});
-			api = attachVibrantAuth(axios.create({baseURL: apiOrigin}), {client});
-			return null;
-		},
-		/** `count` concurrent GETs: their statuses, or the error's name. */
-		async requests({count}) {
-			const settled = await Promise.allSettled(Array.from({length: count}, (_, index) => api.get(`/labs/${process.pid}/${index}`)));
-			return settled.map(result => (result.status === 'fulfilled' ? result.value.status : (result.reason?.name ?? 'Error')));
-		},
-		async token() {
-			return client.getToken();
-		},
-	};
-
-	process.on('message', async ({id, command, args}) => {
-		try {
-			process.send({id, result: await commands[command](args ?? {})});
-		} catch (error) {
-			process.send({id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error)});
-		}
-	});
-	process.on('disconnect', () => process.exit(0));
-	process.send({ready: true});
-}
+await runDemo();
 
 // ---------------------------------------------------------------------------------------------
 // The demo
@@ -72,19 +31,7 @@ async function runDemo() {
 		return;
 	}
 
-	const failures = [];
-	const print = line => {
-		console.log(line);
-	};
-
-	/** Records a mismatch; returns the actual value for the narration. */
-	function expectCount(label, actual, expected) {
-		if (actual !== expected) {
-			failures.push(`${label}: expected ${expected}, got ${actual}`);
-		}
-
-		return actual;
-	}
+	const {expectCount, failures, print, finish} = narration();
 
 	// Nothing may hang: a demo that waits forever is a failure.
 	setTimeout(() => {
@@ -94,18 +41,14 @@ async function runDemo() {
 	process.once('SIGINT', () => process.exit(130));
 	process.once('SIGTERM', () => process.exit(143));
 
-	// Everything starts at once; the workers are stopped (killed) whatever happens.
-	const starting = Array.from({length: processes}, async () => startWorker());
-	const workers = [];
-	process.on('exit', () => {
-		for (const worker of workers) {
-			worker.child.kill();
-		}
-	});
+	// Everything starts at once; the workers are killed whatever happens (the harness sees to it).
+	const workers = Array.from({length: processes}, (_, index) =>
+		forkChild(fileURLToPath(new URL('fleet-worker.mjs', import.meta.url)), {name: `worker process ${index}`}),
+	);
 	const [redis, {grantedScope, startAuthServer}] = await Promise.all([
 		startRedisServer(),
 		import('../__tests__/helpers/oidc/auth-server.mjs'),
-		...starting.map(async started => workers.push(await started)),
+		...workers.map(async worker => worker.ready),
 	]);
 	const auth = await startAuthServer();
 	try {
@@ -172,9 +115,10 @@ async function runDemo() {
 				`${expectCount('Redis stopped: token requests', outage.tokenRequests, processes)} token requests (${retried('Redis stopped', outage)}).`,
 		);
 
-		// 4. Redis answers again (SIGCONT). Past the clients' back-off (they left Redis alone for 2 s
-		//    after two failed commands), a revocation of every process's token costs one token request again.
-		await sleep(3000);
+		// 4. Redis answers again (SIGCONT). Past the clients' back-off (they leave Redis alone for 1 s
+		//    after a failed command, 2 s after two), a revocation of every process's token costs one
+		//    token request again.
+		await untilBackoffsEnd(workers);
 		const own = new Set(await Promise.all(workers.map(async worker => worker.call('token'))));
 		expectCount('Redis resumed: distinct tokens in the fleet', own.size, processes);
 		await Promise.all([...own].map(async token => auth.revoke(token)));
@@ -189,64 +133,20 @@ async function runDemo() {
 	} catch (error) {
 		failures.push(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
 	} finally {
-		for (const worker of workers) {
-			worker.child.kill();
-		}
-
-		await auth.close();
-		redis.stop();
+		await Promise.all([...workers.map(async worker => worker.stop()), auth.close(), redis.stop()]);
 	}
 
-	if (failures.length === 0) {
-		print('All checks passed; redis-server, servers and processes stopped.');
-	} else {
-		for (const failure of failures) {
-			console.error(`FAILED ${failure}`);
+	finish('All checks passed; redis-server, servers and processes stopped.');
+}
+
+/** Until the store back-off of every worker has ended (as their store channels announced it). */
+async function untilBackoffsEnd(workers) {
+	for (;;) {
+		const endsAt = Math.max(...(await Promise.all(workers.map(async worker => worker.call('backoffEndsAt')))));
+		if (Date.now() > endsAt) {
+			return;
 		}
 
-		process.exitCode = 1;
+		await sleep(endsAt - Date.now() + 20);
 	}
-}
-
-function sleep(ms) {
-	return new Promise(resolve => {
-		setTimeout(resolve, ms);
-	});
-}
-
-/** Forks this file as a worker; `call(command, args)` resolves with its answer. */
-function startWorker() {
-	const child = fork(fileURLToPath(import.meta.url), ['worker'], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']});
-	const pending = new Map();
-	let nextId = 0;
-	return new Promise((resolve, reject) => {
-		child.once('error', reject);
-		child.once('exit', code => {
-			const error = new Error(`a worker process exited (${code})`);
-			reject(error);
-			for (const call of pending.values()) {
-				call.reject(error);
-			}
-		});
-		child.on('message', message => {
-			if (message.ready) {
-				const call = (command, args) =>
-					new Promise((resolveCall, rejectCall) => {
-						const id = ++nextId;
-						pending.set(id, {resolve: resolveCall, reject: rejectCall});
-						child.send({id, command, args});
-					});
-				resolve({child, call});
-				return;
-			}
-
-			const call = pending.get(message.id);
-			pending.delete(message.id);
-			if (message.error === undefined) {
-				call.resolve(message.result);
-			} else {
-				call.reject(new Error(message.error));
-			}
-		});
-	});
 }

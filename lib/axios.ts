@@ -1,7 +1,7 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
 import type {Client} from './client.js';
-import {isUnauthorizedObserved, publishUnauthorized} from './diagnostics.js';
-import {authorizationKey, isReplayable, originAndPath, resolveRequestAuth} from './request-auth.js';
+import {shortenTimeout, timeoutOf, tokenWithinLimits} from './axios-limits.js';
+import {authorizationKey, isReplayable, resolveRequestAuth, retriesUnauthorized} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 declare module 'axios' {
@@ -38,19 +38,32 @@ export type AttachOptions = {
  * Per-request state, under a string key because axios's `mergeConfig` drops symbol keys and this
  * state must survive a retry (ours, or the caller's axios-retry). Its presence means this package
  * set the request's `Authorization`, so it may replace it on a later attempt. It never holds the
- * token. The two states are shared and frozen: a request costs no allocation for them.
+ * token. Without a timeout, the two states are shared and frozen: a request costs no allocation
+ * for them.
  */
 type RequestState = {
 	/** The request was already retried after a 401. */
 	readonly retried: boolean;
+	/** With a timeout: when the call must be done (`performance.now()` clock), so that our retry gets only what is left. */
+	readonly deadline: number | undefined;
+	/** With a timeout: the caller's, for the messages. */
+	readonly timeoutMs: number;
 };
 
-const firstAttempt: RequestState = Object.freeze({retried: false});
-const retryAttempt: RequestState = Object.freeze({retried: true});
+const firstAttempt: RequestState = Object.freeze({retried: false, deadline: undefined, timeoutMs: 0});
+const retryAttempt: RequestState = Object.freeze({retried: true, deadline: undefined, timeoutMs: 0});
 
 type BeforeRedirect = (options: Record<string, unknown>, responseDetails: {headers: Record<string, string>; statusCode: number}) => void;
 
 type Config = InternalAxiosRequestConfig & {[stateKey]?: RequestState};
+
+/** What the interceptors of one attachment share. */
+type Attachment = {
+	readonly instance: AxiosInstance;
+	readonly cache: TokenCache;
+	readonly isAllowed: (url: string) => boolean;
+	readonly beforeRedirect: BeforeRedirect;
+};
 
 const stateKey = 'vibrant-oauth2-client';
 // axios's own test for an absolute URL (lib/helpers/isAbsoluteURL.js): a scheme, or "//".
@@ -86,41 +99,24 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 		setting: 'instance.defaults.baseURL',
 	});
 	detachVibrantAuth(instance);
-
-	function beforeRedirect(redirect: Record<string, unknown>): void {
-		// axios and follow-redirects drop Authorization on some cross-origin redirects; older
-		// versions keep it for subdomains. Whatever the version, only allowed origins get our token.
-		const href = redirect['href'];
-		const headers = redirect['headers'] as Record<string, unknown> | undefined;
-		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
-			for (const name of Object.keys(headers)) {
-				if (name.toLowerCase() === 'authorization') {
-					Reflect.deleteProperty(headers, name);
-				}
-			}
-		}
-	}
+	const attachment: Attachment = {instance, cache, isAllowed, beforeRedirect: stripForeignAuthorization(isAllowed)};
 
 	// Two request interceptors, of which axios runs one per request (it asks runWhen first, in the
 	// order of registration). With a token cached, the synchronous one: when every interceptor that
 	// applies is synchronous, axios runs them without a promise hop, so a warm request costs what a
 	// bare one does. Without a token, the asynchronous one, which waits for it.
 	let coldConfig: object | undefined;
-	const cold = instance.interceptors.request.use(
-		config => authorize(config as Config, cache, isAllowed, beforeRedirect, false),
-		undefined,
-		{
-			runWhen(config) {
-				if (config.vibrantAuth === false || cache.cached() !== undefined) {
-					return false;
-				}
+	const cold = instance.interceptors.request.use(config => authorize(config as Config, attachment, false), undefined, {
+		runWhen(config) {
+			if (config.vibrantAuth === false || cache.cached() !== undefined) {
+				return false;
+			}
 
-				coldConfig = config;
-				return true;
-			},
+			coldConfig = config;
+			return true;
 		},
-	);
-	const warm = instance.interceptors.request.use(config => authorize(config as Config, cache, isAllowed, beforeRedirect, true), undefined, {
+	});
+	const warm = instance.interceptors.request.use(config => authorize(config as Config, attachment, true), undefined, {
 		synchronous: true,
 		runWhen(config) {
 			if (config === coldConfig) {
@@ -131,7 +127,7 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 			return config.vibrantAuth !== false;
 		},
 	});
-	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, instance, cache));
+	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, attachment));
 	attachments.set(instance, {request: [cold, warm], response});
 	return instance;
 }
@@ -154,19 +150,31 @@ export function detachVibrantAuth(instance: AxiosInstance): void {
 }
 
 /**
+ * axios and follow-redirects drop Authorization on some cross-origin redirects; older versions keep
+ * it for subdomains. Whatever the version, only allowed origins get our token.
+ */
+function stripForeignAuthorization(isAllowed: (url: string) => boolean): BeforeRedirect {
+	return redirect => {
+		const href = redirect['href'];
+		const headers = redirect['headers'] as Record<string, unknown> | undefined;
+		if (headers !== undefined && (typeof href !== 'string' || !isAllowed(href))) {
+			for (const name of Object.keys(headers)) {
+				if (name.toLowerCase() === 'authorization') {
+					Reflect.deleteProperty(headers, name);
+				}
+			}
+		}
+	};
+}
+
+/**
  * Sets our token on a request that is ours to authorize. `warm`: axios was told a moment ago
  * (runWhen) that a token is cached and runs this synchronously, so it must not wait: a token that
  * has just passed its usable life is still valid (the expiry buffer), and is taken. Only when the
  * cache was emptied in between (a 401 or `clearCache()` during an asynchronous interceptor of the
  * caller's) does it return a promise, which an asynchronous chain waits for.
  */
-function authorize(
-	config: Config,
-	cache: TokenCache,
-	isAllowed: (url: string) => boolean,
-	beforeRedirect: BeforeRedirect,
-	warm: boolean,
-): Config | Promise<Config> {
+function authorize(config: Config, attachment: Attachment, warm: boolean): Config | Promise<Config> {
 	if (config.vibrantAuth === false) {
 		return config;
 	}
@@ -180,7 +188,7 @@ function authorize(
 		return config;
 	}
 
-	if (!isAllowedRequest(config, isAllowed)) {
+	if (!isAllowedRequest(config, attachment.isAllowed)) {
 		// A later attempt whose URL was changed (by an interceptor of the caller's) keeps no token of ours.
 		if (state !== undefined && key !== undefined) {
 			Reflect.deleteProperty(headers, key);
@@ -189,21 +197,45 @@ function authorize(
 		return config;
 	}
 
+	const {cache} = attachment;
 	const token = warm ? (cache.cached() ?? cache.peek()) : cache.cached();
 	if (token !== undefined) {
-		return setToken(config, state, token, beforeRedirect, key);
+		return setToken(config, token, key, attachment, state ?? firstState(config));
 	}
 
-	return cache.get().then(fresh => setToken(config, state, fresh, beforeRedirect, key));
+	return authorizeWithin(config, key, attachment, state);
 }
 
-function setToken(
+/**
+ * Waits for the token within the request's own limits (axios-limits.ts), then sets it. On our
+ * retry after a 401, the timeout is already what was left of the caller's, which the messages name.
+ */
+async function authorizeWithin(
 	config: Config,
-	state: RequestState | undefined,
-	token: string,
-	beforeRedirect: BeforeRedirect,
 	key: string | undefined,
-): Config {
+	attachment: Attachment,
+	state: RequestState | undefined,
+): Promise<Config> {
+	if (state !== undefined && key !== undefined) {
+		// Our token of an earlier attempt is stale: an error of this wait (its config) carries no token.
+		Reflect.deleteProperty(config.headers, key);
+	}
+
+	const first = state ?? firstState(config);
+	const token = await tokenWithinLimits(config, attachment.cache, state?.deadline === undefined ? undefined : state.timeoutMs);
+	return setToken(config, token, key, attachment, first);
+}
+
+/**
+ * The state of a request we authorize for the first time. Only with a timeout is it a new object,
+ * holding when the call must be done: the clock is read only then.
+ */
+function firstState(config: InternalAxiosRequestConfig): RequestState {
+	const timeoutMs = timeoutOf(config);
+	return timeoutMs === 0 ? firstAttempt : {retried: false, deadline: performance.now() + timeoutMs, timeoutMs};
+}
+
+function setToken(config: Config, token: string, key: string | undefined, attachment: Attachment, state: RequestState): Config {
 	if (key === undefined || key === 'Authorization') {
 		// A plain write, as axios's docs do it: AxiosHeaders.set would look the name up again and
 		// sanitise a value that toCachedToken already checked (printable ASCII only).
@@ -213,9 +245,10 @@ function setToken(
 		config.headers.set('Authorization', token);
 	}
 
-	if (state === undefined) {
+	if (config[stateKey] === undefined) {
+		const {beforeRedirect} = attachment;
 		const callerBeforeRedirect = config.beforeRedirect as BeforeRedirect | undefined;
-		config[stateKey] = firstAttempt;
+		config[stateKey] = state;
 		config.beforeRedirect =
 			callerBeforeRedirect === undefined
 				? beforeRedirect
@@ -228,7 +261,7 @@ function setToken(
 	return config;
 }
 
-async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cache: TokenCache): Promise<AxiosResponse> {
+async function retryOnUnauthorized(error: unknown, {instance, cache}: Attachment): Promise<AxiosResponse> {
 	const {config, response} = (error ?? {}) as Partial<AxiosError>;
 	const state = (config as Config | undefined)?.[stateKey];
 	if (config === undefined || response?.status !== 401 || state === undefined) {
@@ -243,31 +276,29 @@ async function retryOnUnauthorized(error: unknown, instance: AxiosInstance, cach
 		throw error;
 	}
 
-	// The retry's own 401 says nothing new: the token it carried is fresh, and dropping it too would
-	// cost a token request per rejected request.
-	if (state.retried) {
-		reportUnauthorized(instance, config, false);
+	const {deadline} = state;
+	const leftMs = deadline === undefined ? undefined : deadline - performance.now();
+	const retry = retriesUnauthorized(cache, {
+		integration: 'axios',
+		method: config.method ?? 'get',
+		url: () => instance.getUri(config),
+		sent,
+		retried: state.retried,
+		resendable: isReplayable(config.data) && (leftMs === undefined || leftMs >= 1),
+	});
+	if (!retry) {
 		throw error;
 	}
 
-	cache.invalidate(sent);
-	const replayable = isReplayable(config.data);
-	reportUnauthorized(instance, config, replayable);
-	if (!replayable) {
-		throw error;
+	(config as Config)[stateKey] = leftMs === undefined ? retryAttempt : {...state, retried: true};
+	if (leftMs !== undefined) {
+		// The retry is part of the same call: it gets what is left of the timeout, not a fresh one.
+		shortenTimeout(config, leftMs, state.timeoutMs);
 	}
 
-	(config as Config)[stateKey] = retryAttempt;
 	// The body was serialised by the first attempt; do not transform it twice (as axios-retry does).
 	config.transformRequest = [(data: unknown) => data];
 	return instance.request(config);
-}
-
-function reportUnauthorized(instance: AxiosInstance, config: InternalAxiosRequestConfig, retried: boolean): void {
-	if (isUnauthorizedObserved()) {
-		const {origin, path} = originAndPath(instance.getUri(config));
-		publishUnauthorized({integration: 'axios', method: (config.method ?? 'get').toUpperCase(), origin, path, retried});
-	}
 }
 
 /**

@@ -2,7 +2,8 @@
 import {parseArgs} from 'node:util';
 import {resolveConfig} from './config.js';
 import {VibrantAuthError} from './errors.js';
-import {createRedactor, createTokenFetcher} from './token-endpoint.js';
+import {createRedactor} from './credentials.js';
+import {createTokenFetcher} from './token-endpoint.js';
 
 const usage = `Usage: vibrant-token [options]
 

@@ -1,13 +1,25 @@
 import {inspect} from 'node:util';
-import {type ClientOptions, resolveConfig} from './config.js';
-import {traceTokenRequest} from './diagnostics.js';
+import {type ClientOptions, type ResolvedConfig, resolveConfig} from './config.js';
+import {type TokenRequestReason, traceTokenRequest} from './diagnostics.js';
 import {VibrantConfigError} from './errors.js';
 import {log} from './log.js';
-import {createTokenFetcher, longestFetchMs} from './token-endpoint.js';
-import {TokenCache} from './token-cache.js';
+import {SharedToken} from './shared-token.js';
+import {usableUntil} from './token.js';
+import {createTokenFetcher} from './token-endpoint.js';
+import {longestFetchMs} from './token-retry.js';
+import {TokenCache, type TokenSource, fetchingSource} from './token-cache.js';
 import {storeSlot} from './token-store.js';
 
 const caches = new WeakMap<Client, TokenCache>();
+
+/**
+ * Where a test hands a client its clock (epoch milliseconds), as golang/oauth2's `timeNow`: a
+ * symbol key of the options, so that no option name is added and the check of option names never
+ * sees it. The clock dates every token received and decides when a cached one is due.
+ *
+ * @internal
+ */
+export const clockKey = Symbol.for('vibrant-oauth2-client.clock');
 
 /** Options of {@link Client.getToken}. */
 export type GetTokenOptions = {
@@ -58,33 +70,22 @@ export class Client {
 	 */
 	constructor(options?: ClientOptions) {
 		const config = resolveConfig(options);
-		const fetchToken = createTokenFetcher(config);
+		const now = (options as {[clockKey]?: () => number} | undefined)?.[clockKey] ?? Date.now;
 		this.#description = {
 			clientId: config.clientId,
 			tokenUrl: config.tokenUrl.href,
 			authMethod: config.authMethod,
 			scope: config.scope,
 		};
-		const {store} = config;
-		// The channels name the endpoint without its query (it may carry something private).
-		const identity = {tokenUrl: `${config.tokenUrl.origin}${config.tokenUrl.pathname}`, clientId: config.clientId, scope: config.scope};
 		caches.set(
 			this,
-			new TokenCache(async reason => traceTokenRequest(identity, reason, async () => (await fetchToken()).token), {
+			new TokenCache(tokenSource(config, this.#description, now), {
+				now,
 				expiryBufferSeconds: config.expiryBufferSeconds,
 				refreshAheadRatio: config.refreshAheadRatio,
 				onBackgroundError(error) {
 					log('background token refresh failed; keeping the current token: %s', error instanceof Error ? error.message : 'unknown error');
 				},
-				shared:
-					store === undefined
-						? undefined
-						: {
-								store,
-								slot: storeSlot(this.#description, config.clientSecret, store.encryptionKey),
-								fetchBudgetMs: longestFetchMs(config),
-								identity,
-							},
 			}),
 		);
 	}
@@ -141,6 +142,35 @@ export class Client {
 	toJSON(): object {
 		return {...this.#description};
 	}
+}
+
+/**
+ * Where a client's cache gets its tokens: the token endpoint (each fetch traced on the channel),
+ * behind the fleet's store when there is one.
+ */
+function tokenSource(
+	config: ResolvedConfig,
+	description: {tokenUrl: string; clientId: string; authMethod: string; scope: string | undefined},
+	now: () => number,
+): TokenSource {
+	const fetchToken = createTokenFetcher(config, now);
+	// The channels name the endpoint without its query (it may carry something private).
+	const identity = {tokenUrl: `${config.tokenUrl.origin}${config.tokenUrl.pathname}`, clientId: config.clientId, scope: config.scope};
+	const fetchTraced = async (reason: TokenRequestReason) => traceTokenRequest(identity, reason, async () => (await fetchToken()).token);
+	const {store} = config;
+	if (store === undefined) {
+		return fetchingSource(fetchTraced);
+	}
+
+	return new SharedToken({
+		store,
+		slot: storeSlot(description, config.clientSecret, store.encryptionKey),
+		fetchToken: fetchTraced,
+		usableUntil: token => usableUntil(token, config.expiryBufferSeconds),
+		fetchBudgetMs: longestFetchMs(config),
+		identity,
+		now,
+	});
 }
 
 // An AbortSignal of any realm (Node's, a polyfill's): what `get` uses of it.

@@ -64,6 +64,16 @@ export type ClientOptions = {
 	readonly timeoutMs?: number | undefined;
 
 	/**
+	 * The longest one token request may take, in milliseconds, all its attempts and the waits
+	 * between them included. Each attempt gets what is left (`timeoutMs` at most); no retry starts
+	 * past it, and a `Retry-After` longer than what is left is not waited for: the request then
+	 * fails with a {@link VibrantTokenError} that names this limit.
+	 *
+	 * @default 60000
+	 */
+	readonly totalTimeoutMs?: number | undefined;
+
+	/**
 	 * How many times a token request is retried after a network error, a timeout, a 5xx or a 429.
 	 *
 	 * @default 3
@@ -100,6 +110,7 @@ export type ResolvedConfig = {
 	readonly authMethod: AuthMethod;
 	readonly expiryBufferSeconds: number;
 	readonly timeoutMs: number;
+	readonly totalTimeoutMs: number;
 	readonly retries: number;
 	readonly refreshAheadRatio: number | false;
 	readonly store: TokenStore | undefined;
@@ -108,10 +119,18 @@ export type ResolvedConfig = {
 const defaultTokenUrl = 'https://api.vibrant-wellness.com/v1/oauth2/token';
 const defaultExpiryBufferSeconds = 60;
 const defaultTimeoutMs = 30_000;
+const defaultTotalTimeoutMs = 60_000;
 const defaultRetries = 3;
 const defaultRefreshAheadRatio = 0.8;
 // Node's timers (and so axios's timeout) fire at once for a delay above this.
 const maxTimeoutMs = 2_147_483_647;
+
+const timerRules = {
+	minimum: 0,
+	exclusiveMinimum: true,
+	maximum: maxTimeoutMs,
+	rule: `a finite number > 0 and ≤ ${maxTimeoutMs}`,
+};
 
 const knownOptions = new Set<string>([
 	'clientId',
@@ -121,6 +140,7 @@ const knownOptions = new Set<string>([
 	'authMethod',
 	'expiryBufferSeconds',
 	'timeoutMs',
+	'totalTimeoutMs',
 	'retries',
 	'refreshAheadRatio',
 	'store',
@@ -157,12 +177,8 @@ export function resolveConfig(options: ClientOptions = {}, environment: NodeJS.P
 			minimum: 0,
 			rule: 'a finite number ≥ 0',
 		}),
-		timeoutMs: resolveNumber(options.timeoutMs, 'timeoutMs', defaultTimeoutMs, {
-			minimum: 0,
-			exclusiveMinimum: true,
-			maximum: maxTimeoutMs,
-			rule: `a finite number > 0 and ≤ ${maxTimeoutMs}`,
-		}),
+		timeoutMs: resolveNumber(options.timeoutMs, 'timeoutMs', defaultTimeoutMs, timerRules),
+		totalTimeoutMs: resolveNumber(options.totalTimeoutMs, 'totalTimeoutMs', defaultTotalTimeoutMs, timerRules),
 		retries: resolveNumber(options.retries, 'retries', defaultRetries, {
 			minimum: 0,
 			integer: true,
@@ -220,16 +236,7 @@ function resolveTokenUrl(value: unknown, environmentValue: string | undefined): 
 		throw new VibrantConfigError(`${setting} must not contain user:password@; pass the credentials as clientId / clientSecret instead.`);
 	}
 
-	if (url.protocol === 'http:') {
-		if (!isLoopback(url.hostname)) {
-			throw new VibrantConfigError(
-				`${setting} uses plain http: to ${url.host}; the client secret travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
-			);
-		}
-	} else if (url.protocol !== 'https:') {
-		throw new VibrantConfigError(`${setting} must be an https: URL (it uses ${url.protocol}).`);
-	}
-
+	requireHttpsOrLoopback(url, setting, {carries: 'the client secret', kind: 'URL'});
 	url.hash = '';
 	return url;
 }
@@ -242,6 +249,27 @@ function resolveTokenUrl(value: unknown, environmentValue: string | undefined): 
  */
 export function isLoopback(hostname: string): boolean {
 	return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Throws unless `url` is `https:`, or plain `http:` to a loopback host: what it `carries` (the
+ * client secret, a token) travels only over TLS.
+ *
+ * @param setting - the setting the error names, e.g. `Option tokenUrl` or `origins[0]`.
+ * @param text - what travels to the URL, and what the error calls the URL.
+ * @throws {@link VibrantConfigError} naming the setting and the scheme or host (never more of the URL).
+ * @internal
+ */
+export function requireHttpsOrLoopback(url: URL, setting: string, text: {readonly carries: string; readonly kind: 'URL' | 'origin'}): void {
+	if (url.protocol === 'http:') {
+		if (!isLoopback(url.hostname)) {
+			throw new VibrantConfigError(
+				`${setting} uses plain http: to ${url.host}; ${text.carries} travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
+			);
+		}
+	} else if (url.protocol !== 'https:') {
+		throw new VibrantConfigError(`${setting} must be an https: ${text.kind} (it uses ${url.protocol}).`);
+	}
 }
 
 function resolveScope(value: unknown, environmentValue: string | undefined): string | undefined {

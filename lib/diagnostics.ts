@@ -56,7 +56,8 @@ export type UnauthorizedMessage = {
  * - `adopted`: a token another process stored was taken, with no token request.
  * - `lock-won`: this process holds the fetch lock and fetches for the fleet.
  * - `lock-waited`: another process held the lock; `outcome` says how the wait ended
- *   (`adopted`, `lock-won`, or `deadline`: the wait limit passed and this process fetched itself).
+ *   (`adopted`, `lock-won`, `holder-failed`: the holder's fetch failed and this process fetched
+ *   itself, or `deadline`: the wait limit passed and this process fetched itself).
  * - `unreadable`: an entry did not open (another key, tampering, another format): a miss.
  * - `failed`: a store operation failed or timed out; the store is left alone for `backoffMs`.
  * - `recovered`: the store answered again after a failure.
@@ -73,7 +74,7 @@ export type StoreEventMessage = {
 	/** For `lock-waited`: how long this process waited, in milliseconds. */
 	readonly waitedMs?: number;
 	/** For `lock-waited`. */
-	readonly outcome?: 'adopted' | 'lock-won' | 'deadline';
+	readonly outcome?: 'adopted' | 'lock-won' | 'holder-failed' | 'deadline';
 	/** For `failed`: `get`, `set`, `delete`, `lock`, `extendLock` or `unlock`. */
 	readonly operation?: string;
 	/** For `failed`: the error's name and code, or the timeout (never a message from the store). */

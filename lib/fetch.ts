@@ -1,7 +1,7 @@
 import type {Client} from './client.js';
 import {VibrantConfigError} from './errors.js';
-import {isUnauthorizedObserved, publishUnauthorized} from './diagnostics.js';
-import {authorizationKey, isAuthorizationName, isReplayable, originAndPath, resolveRequestAuth} from './request-auth.js';
+import {type CallerHeaders, deliver, type Exchange, isRedirect, release, withToken} from './fetch-redirects.js';
+import {hasAuthorizationHeader, isReplayable, resolveRequestAuth, retriesUnauthorized, type Unauthorized} from './request-auth.js';
 import type {TokenCache} from './token-cache.js';
 
 /**
@@ -43,40 +43,12 @@ export type WithVibrantAuthOptions = {
 	readonly origins?: readonly string[] | undefined;
 };
 
-type HeadersInit_ = NonNullable<RequestInit['headers']>;
-type Headers_ = HeadersInit_ | undefined;
-type Body_ = RequestInit['body'];
-
-/**
- * One request as this package sends it, with what it takes to send it again: hop by hop after a
- * redirect, and once more after a 401. Built only when one of those happens, or when the request
- * needs preparing (a `Request`, a `FormData` body, a cold token).
- */
-type Exchange = {
-	/** The URL of the first hop. */
-	readonly url: string;
-	/** The caller's `Request` when its body is a stream: sent as it is, once. */
-	readonly streamRequest: Request | undefined;
-	/** Every option of the request except method, body, headers and redirect, which each hop sets. */
-	readonly init: RequestInit;
-	readonly method: string;
-	readonly body: Body_;
-	/** The caller's headers, without our token. */
-	readonly headers: Headers_;
-	/** The body can be sent again (not a stream). */
-	readonly replayable: boolean;
-	/** The caller left redirects to fetch (`redirect: "follow"`): we follow them hop by hop instead. */
-	readonly follow: boolean;
-	readonly signal: AbortSignal | null | undefined;
+/** What the requests of one wrapper share. */
+type Wrapper = {
+	readonly cache: TokenCache;
+	readonly isAllowed: (url: string) => boolean;
+	readonly send: FetchFunction;
 };
-
-const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-// The fetch standard's limit.
-const maxRedirects = 20;
-// A discarded answer's body is read to its end, so its connection is reused, unless it is this long.
-const maxDrainBytes = 64 * 1024;
-// The fetch standard's request-body-header names, dropped when a redirect turns a request into a GET.
-const requestBodyHeaders = ['content-encoding', 'content-language', 'content-location', 'content-type'];
 
 /**
  * Wraps `fetch` so that every request to an allowed origin carries `Authorization: <token>`, and a
@@ -126,157 +98,106 @@ export function withVibrantAuth(fetchFunction?: FetchFunction, options: WithVibr
 	}
 
 	const {cache, isAllowed} = resolveRequestAuth(options, 'withVibrantAuth');
-	const send: FetchFunction = fetchFunction ?? defaultFetch;
+	const wrapper: Wrapper = {cache, isAllowed, send: fetchFunction ?? defaultFetch};
 
 	return function vibrantFetch(input, init) {
 		if (init?.vibrantAuth === false) {
-			return send(input, init);
+			return wrapper.send(input, init);
 		}
 
 		const request = typeof input !== 'string' && isRequest(input) ? input : undefined;
 		const url = typeof input === 'string' ? input : request === undefined ? (input as URL).toString() : request.url;
 		// init.headers replaces a Request's headers (fetch standard), so it is the one to look at.
-		let headers: Headers_ = init?.headers ?? request?.headers;
+		let headers: CallerHeaders = init?.headers ?? request?.headers;
 		if (isOneShotIterable(headers)) {
 			headers = new Headers(headers);
 			init = {...init, headers};
 		}
 
-		if (!isAllowed(url) || hasAuthorization(headers)) {
-			return send(input, init);
+		if (!isAllowed(url) || hasAuthorizationHeader(headers)) {
+			return wrapper.send(input, init);
 		}
 
 		const token = cache.cached();
 		const body = init?.body;
+		// `FormData` is a getter on globalThis: not looked up for a request without a body.
 		if (token === undefined || request !== undefined || (body !== undefined && body instanceof FormData)) {
-			return authorizeSlowly(request, init, url, headers);
+			return authorizeSlowly(wrapper, request, init, url, headers);
 		}
 
-		// The warm path: one object for init, one for the headers, no await of our own.
-		const redirect = init?.redirect;
-		const follow = redirect === undefined || redirect === 'follow';
-		const first = send(input, {
-			...init,
-			headers: withToken(headers, token),
-			redirect: redirect === undefined || redirect === 'follow' ? 'manual' : redirect,
-		});
-		return first.then(response =>
-			response.status === 401 || (follow && redirectStatuses.has(response.status))
-				? settle(
-						{
-							url,
-							streamRequest: undefined,
-							init: init ?? {},
-							method: init?.method ?? 'GET',
-							body,
-							headers,
-							replayable: isReplayable(body),
-							follow,
-							signal: init?.signal,
-						},
-						token,
-						response,
-					)
-				: response,
-		);
+		return sendWarm(wrapper, input as string | URL, url, init, headers, token);
 	};
+}
 
-	async function authorizeSlowly(
-		request: Request | undefined,
-		init: VibrantRequestInit | undefined,
-		url: string,
-		headers: Headers_,
-	): Promise<Response> {
-		const signal = init?.signal !== undefined ? init.signal : request?.signal;
-		// The token first: if it cannot be had, the caller's Request is left unread.
-		const token = cache.cached() ?? (await tokenFor(cache, signal));
-		const exchange = request === undefined ? await fromInit(url, init, headers) : await fromRequest(request, init, headers);
-		return settle(exchange, token, undefined);
-	}
+/**
+ * The warm path: a token is cached and the request needs no preparing. One object for init, one
+ * for the headers, no promise or await of our own; the exchange is built only for a 401 or a
+ * redirect.
+ */
+function sendWarm(
+	wrapper: Wrapper,
+	input: string | URL,
+	url: string,
+	init: VibrantRequestInit | undefined,
+	headers: CallerHeaders,
+	token: string,
+): Promise<Response> {
+	const redirect = init?.redirect;
+	const follow = redirect === undefined || redirect === 'follow';
+	const first = wrapper.send(input, {...init, headers: withToken(headers, token), redirect: follow ? 'manual' : redirect});
+	return first.then(response =>
+		response.status === 401 || (follow && isRedirect(response.status))
+			? settle(wrapper, exchangeOf(url, init, headers, init?.body), token, response)
+			: response,
+	);
+}
 
-	// The first hop's answer is in (or, when `response` is undefined, still to be had): follow its
-	// redirects, retry its 401, or return it.
-	async function settle(exchange: Exchange, token: string, response: Response | undefined): Promise<Response> {
-		const answer = await deliver(exchange, token, response);
-		if (answer.response.status === 401 && answer.authorized) {
-			return retryOnUnauthorized(exchange, token, answer.response);
+async function authorizeSlowly(
+	wrapper: Wrapper,
+	request: Request | undefined,
+	init: VibrantRequestInit | undefined,
+	url: string,
+	headers: CallerHeaders,
+): Promise<Response> {
+	const signal = init?.signal !== undefined ? init.signal : request?.signal;
+	// The token first: if it cannot be had, the caller's Request is left unread.
+	const token = await wrapper.cache.get(signal);
+	const exchange = request === undefined ? await fromInit(url, init, headers) : await fromRequest(request, init, headers);
+	return settle(wrapper, exchange, token, undefined);
+}
+
+/**
+ * The first hop's answer is in (or, when `response` is undefined, still to be had): follow its
+ * redirects and return the final answer, or, for a 401 to our token, what the 401 decision says
+ * (request-auth.ts): the answer, or the request sent once more with a fresh token.
+ */
+async function settle(wrapper: Wrapper, exchange: Exchange, token: string, response: Response | undefined): Promise<Response> {
+	for (let retried = false; ; retried = true) {
+		const answer = await deliver(exchange, token, response, wrapper);
+		if (
+			answer.response.status !== 401 ||
+			!answer.authorized ||
+			!retriesUnauthorized(wrapper.cache, unauthorized(exchange, token, answer.response, retried))
+		) {
+			return answer.response;
 		}
 
-		return answer.response;
-	}
-
-	// Every 401 to a request that carried our token comes through here.
-	async function retryOnUnauthorized(exchange: Exchange, sent: string, response: Response): Promise<Response> {
-		cache.invalidate(sent);
-		reportUnauthorized(exchange, response, exchange.replayable);
-		if (!exchange.replayable) {
-			return response;
-		}
-
-		// The retry's own 401 is the result: its token is fresh, and dropping that one too would cost
-		// a token request per rejected request.
-		await release(response);
-		const fresh = await tokenFor(cache, exchange.signal);
-		const answer = await deliver(exchange, fresh, undefined);
-		if (answer.response.status === 401 && answer.authorized) {
-			reportUnauthorized(exchange, answer.response, false);
-		}
-
-		return answer.response;
-	}
-
-	/**
-	 * Sends the first hop (unless its `response` is given) and, when the caller left redirects to
-	 * fetch, follows them as the fetch standard does (HTTP-redirect fetch), giving the token only to
-	 * hops on an allowed origin. `authorized` says whether the final hop carried the token.
-	 */
-	async function deliver(
-		exchange: Exchange,
-		token: string,
-		response: Response | undefined,
-	): Promise<{readonly response: Response; readonly authorized: boolean}> {
-		let {url, method, body, headers} = exchange;
-		let authorized = true;
-		response ??= await send(exchange.streamRequest ?? url, hop(exchange, method, body, withToken(headers, token)));
-		for (let redirects = 0; exchange.follow && redirectStatuses.has(response.status); redirects++) {
-			const location = response.headers.get('location');
-			if (location === null) {
-				break;
-			}
-
-			const target = redirectTarget(location, url, redirects);
-			await release(response);
-			const {status} = response;
-			const upperMethod = method.toUpperCase();
-			if (
-				((status === 301 || status === 302) && upperMethod === 'POST') ||
-				(status === 303 && upperMethod !== 'GET' && upperMethod !== 'HEAD')
-			) {
-				method = 'GET';
-				body = null;
-				headers = withoutBodyHeaders(headers);
-			} else if (!exchange.replayable) {
-				throw new TypeError('fetch failed', {
-					cause: new Error(`cannot follow a ${status} redirect: the request body is a stream, sent once`),
-				});
-			}
-
-			url = target;
-			// As fetch drops Authorization for good at a cross-origin hop: a chain that has left the
-			// allowed origins gets no token again, even back on one of them.
-			authorized &&= isAllowed(url);
-			response = await send(url, hop(exchange, method, body, authorized ? withToken(headers, token) : headers));
-		}
-
-		return {response, authorized};
+		// The discarded 401's connection is freed before the retry.
+		await release(answer.response);
+		token = await wrapper.cache.get(exchange.signal);
+		response = undefined;
 	}
 }
 
-function reportUnauthorized(exchange: Exchange, response: Response, retried: boolean): void {
-	if (isUnauthorizedObserved()) {
-		const {origin, path} = originAndPath(response.url === '' ? exchange.url : response.url);
-		publishUnauthorized({integration: 'fetch', method: exchange.method.toUpperCase(), origin, path, retried});
-	}
+function unauthorized(exchange: Exchange, sent: string, response: Response, retried: boolean): Unauthorized {
+	return {
+		integration: 'fetch',
+		method: exchange.method,
+		url: () => (response.url === '' ? exchange.url : response.url),
+		sent,
+		retried,
+		resendable: exchange.replayable,
+	};
 }
 
 // The global fetch at the time of the request, so that one installed later (a test's, a polyfill) is used.
@@ -299,95 +220,8 @@ function isOneShotIterable(headers: unknown): headers is Iterable<[string, strin
 	);
 }
 
-/** Whose `Authorization` is it: one in the headers the caller gave is the caller's. */
-function hasAuthorization(headers: Headers_): boolean {
-	if (headers === undefined) {
-		return false;
-	}
-
-	if (headers instanceof Headers) {
-		return headers.has('authorization');
-	}
-
-	if (Array.isArray(headers)) {
-		for (const pair of headers) {
-			if (isAuthorizationName(String(pair[0]))) {
-				return true;
-			}
-		}
-
-		return false;
-	}
-
-	return authorizationKey(headers) !== undefined;
-}
-
-/** A copy of the caller's headers with our token; the caller's object is never changed. */
-function withToken(headers: Headers_, token: string): HeadersInit_ {
-	if (headers === undefined) {
-		return {Authorization: token};
-	}
-
-	if (headers instanceof Headers) {
-		const copy = new Headers(headers);
-		copy.set('Authorization', token);
-		return copy;
-	}
-
-	if (Array.isArray(headers)) {
-		return [...headers, ['Authorization', token]];
-	}
-
-	return {...headers, Authorization: token};
-}
-
-function withoutBodyHeaders(headers: Headers_): Headers {
-	const copy = new Headers(headers);
-	for (const name of requestBodyHeaders) {
-		copy.delete(name);
-	}
-
-	return copy;
-}
-
-function hop(exchange: Exchange, method: string, body: Body_, headers: Headers_): RequestInit {
-	return {
-		...exchange.init,
-		method,
-		body: body ?? null,
-		headers: headers ?? {},
-		redirect: exchange.follow ? 'manual' : (exchange.init.redirect ?? 'follow'),
-	};
-}
-
-function redirectTarget(location: string, base: string, redirects: number): string {
-	let target: URL;
-	try {
-		target = new URL(location, base);
-	} catch (error) {
-		throw new TypeError('fetch failed', {cause: error});
-	}
-
-	if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-		throw new TypeError('fetch failed', {cause: new Error('URL scheme must be a HTTP(S) scheme')});
-	}
-
-	if (redirects >= maxRedirects) {
-		throw new TypeError('fetch failed', {cause: new Error('redirect count exceeded')});
-	}
-
-	return target.href;
-}
-
-async function fromInit(url: string, init: VibrantRequestInit | undefined, headers: Headers_): Promise<Exchange> {
-	let body = init?.body;
-	if (body instanceof FormData) {
-		// Encoded once: each encoding of a FormData draws a new multipart boundary. The type is
-		// fetch's Content-Type for it, as fetch writes it.
-		const encoded = new Response(body);
-		body = new Blob([await encoded.arrayBuffer()], {type: encoded.headers.get('content-type') ?? ''});
-	}
-
+/** The exchange of a request given as a URL and `init`, with its body as it will be sent. */
+function exchangeOf(url: string, init: VibrantRequestInit | undefined, headers: CallerHeaders, body: RequestInit['body']): Exchange {
 	return {
 		url,
 		streamRequest: undefined,
@@ -401,7 +235,19 @@ async function fromInit(url: string, init: VibrantRequestInit | undefined, heade
 	};
 }
 
-async function fromRequest(request: Request, init: VibrantRequestInit | undefined, headers: Headers_): Promise<Exchange> {
+async function fromInit(url: string, init: VibrantRequestInit | undefined, headers: CallerHeaders): Promise<Exchange> {
+	const body = init?.body;
+	if (body instanceof FormData) {
+		// Encoded once: each encoding of a FormData draws a new multipart boundary. The type is
+		// fetch's Content-Type for it, as fetch writes it.
+		const encoded = new Response(body);
+		return exchangeOf(url, init, headers, new Blob([await encoded.arrayBuffer()], {type: encoded.headers.get('content-type') ?? ''}));
+	}
+
+	return exchangeOf(url, init, headers, body);
+}
+
+async function fromRequest(request: Request, init: VibrantRequestInit | undefined, headers: CallerHeaders): Promise<Exchange> {
 	// A Request's options, as init; the caller's init wins, as in `fetch(request, init)`.
 	const options: RequestInit = {
 		credentials: request.credentials,
@@ -444,51 +290,5 @@ function inMemoryCopy(request: Request): Request | undefined {
 		return new Request(request, {method: 'POST', mode: 'no-cors'});
 	} catch {
 		return undefined;
-	}
-}
-
-/** The cached token, or the shared fetch of one; a signal stops the wait (not the fetch) at once. */
-async function tokenFor(cache: TokenCache, signal: AbortSignal | null | undefined): Promise<string> {
-	if (signal === undefined || signal === null) {
-		return cache.get();
-	}
-
-	signal.throwIfAborted();
-	return new Promise((resolve, reject) => {
-		const onAbort = () => {
-			reject(signal.reason as Error);
-		};
-
-		signal.addEventListener('abort', onAbort, {once: true});
-		void cache
-			.get()
-			.then(resolve, reject)
-			.finally(() => {
-				signal.removeEventListener('abort', onAbort);
-			});
-	});
-}
-
-/** Reads a discarded answer's body to its end (or cancels it past `maxDrainBytes`), so its connection is free. */
-async function release(response: Response): Promise<void> {
-	const {body} = response;
-	if (body === null || response.bodyUsed) {
-		return;
-	}
-
-	const reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-	try {
-		for (let read = 0; read <= maxDrainBytes;) {
-			const chunk = await reader.read();
-			if (chunk.done) {
-				return;
-			}
-
-			read += chunk.value.byteLength;
-		}
-
-		await reader.cancel();
-	} catch {
-		// A body that fails while it is discarded changes nothing.
 	}
 }

@@ -1,11 +1,12 @@
+// The rules that the axios and the fetch integrations share: which origins may receive the token,
+// whose `Authorization` header a request carries, which bodies can be sent twice, and what a 401
+// decides. One copy, so the two integrations cannot drift apart.
+
 import {Client, cacheOf} from './client.js';
-import {isLoopback} from './config.js';
+import {requireHttpsOrLoopback} from './config.js';
+import {isUnauthorizedObserved, publishUnauthorized, type UnauthorizedMessage} from './diagnostics.js';
 import {VibrantConfigError} from './errors.js';
 import type {TokenCache} from './token-cache.js';
-
-// The rules that the axios and the fetch integrations share: which origins may receive the token,
-// whose `Authorization` header a request carries, and which bodies can be sent twice. One copy, so
-// the two integrations cannot drift apart.
 
 /**
  * The origin that may receive the token when the options name none (and axios has no `baseURL`).
@@ -144,16 +145,7 @@ function toOrigin(text: string, setting: string): string {
 		);
 	}
 
-	if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-		throw new VibrantConfigError(
-			`${setting} uses plain http: to ${url.host}; the token travels only over https: (plain http: is allowed to localhost, 127.0.0.0/8 and [::1]).`,
-		);
-	}
-
-	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-		throw new VibrantConfigError(`${setting} must be an https: origin (it uses ${url.protocol}).`);
-	}
-
+	requireHttpsOrLoopback(url, setting, {carries: 'the token', kind: 'origin'});
 	return url.origin;
 }
 
@@ -165,6 +157,34 @@ function toOrigin(text: string, setting: string): string {
  */
 export function isAuthorizationName(name: string): boolean {
 	return name.length === 13 && name.toLowerCase() === 'authorization';
+}
+
+/**
+ * Whose `Authorization` is it, for fetch: one in the headers the caller gave (a `Headers`, an array
+ * of pairs or a record) is the caller's.
+ *
+ * @internal
+ */
+export function hasAuthorizationHeader(headers: RequestInit['headers']): boolean {
+	if (headers === undefined) {
+		return false;
+	}
+
+	if (headers instanceof Headers) {
+		return headers.has('authorization');
+	}
+
+	if (Array.isArray(headers)) {
+		for (const pair of headers) {
+			if (isAuthorizationName(String(pair[0]))) {
+				return true;
+			}
+		}
+
+		return false;
+	}
+
+	return authorizationKey(headers) !== undefined;
 }
 
 /**
@@ -218,4 +238,48 @@ export function originAndPath(url: string): {origin: string; path: string} {
 	} catch {
 		return {origin: '', path: ''};
 	}
+}
+
+/**
+ * A 401 answer to a request that carried our token, as the integration that got it describes it.
+ *
+ * @internal
+ */
+export type Unauthorized = {
+	readonly integration: UnauthorizedMessage['integration'];
+	/** The request's method, in any case. */
+	readonly method: string;
+	/** The URL that answered 401; asked for only when someone listens on the channel. */
+	readonly url: () => string;
+	/** The `Authorization` value the request carried: our token. */
+	readonly sent: string;
+	/** The request was already the retry after a 401. */
+	readonly retried: boolean;
+	/** The request can be sent again: its body is not a stream (and, for axios, time is left). */
+	readonly resendable: boolean;
+};
+
+/**
+ * The 401 decision of both integrations, and its report on the unauthorized channel. A first 401
+ * drops the token it carried if the cache still holds it (compare-and-clear: many 401s cause one
+ * token request); the request is then sent again with a fresh token, if it can be. The retry's own
+ * 401 is the answer: its token was fresh, and dropping that one too would cost a token request per
+ * rejected request.
+ *
+ * @returns whether to send the request again.
+ * @internal
+ */
+export function retriesUnauthorized(cache: TokenCache, unauthorized: Unauthorized): boolean {
+	const retry = !unauthorized.retried && unauthorized.resendable;
+	if (!unauthorized.retried) {
+		cache.invalidate(unauthorized.sent);
+	}
+
+	if (isUnauthorizedObserved()) {
+		const {integration, method} = unauthorized;
+		const {origin, path} = originAndPath(unauthorized.url());
+		publishUnauthorized({integration, method: method.toUpperCase(), origin, path, retried: retry});
+	}
+
+	return retry;
 }

@@ -1,33 +1,18 @@
 import {randomUUID} from 'node:crypto';
 import {type Identity, type TokenRequestReason, isStoreObserved, publishStoreEvent} from './diagnostics.js';
+import {type Failed, type GuardEvent, GuardedStore, failed} from './guarded-store.js';
 import {log} from './log.js';
 import type {CachedToken} from './token.js';
+import type {Obtained, TokenNeed, TokenSource} from './token-cache.js';
 import {type StoreSlot, type TokenStore, defaultCommandTimeoutMs, defaultLockTtlMs, openToken, sealToken} from './token-store.js';
 
-/** @internal */
-export type Reason = TokenRequestReason;
-
 /**
- * A token and, when it was shared through the store, the exact value stored for it (what a
- * compare-and-clear after a 401 must find there).
+ * How a wait for another process's token ended: its token was adopted, this process took the lock,
+ * the holder failed (and this process fetched for itself), or the wait limit passed.
  *
  * @internal
  */
-export type Obtained = {readonly token: CachedToken; readonly sealed?: string | undefined};
-
-/**
- * What the in-process cache knows when it needs a token.
- *
- * @internal
- */
-export type ObtainContext = {
-	/** The value a 401 rejected last: never adopted again. */
-	readonly rejected: string | undefined;
-	/** The token being refreshed ahead: only a newer one is adopted. */
-	readonly current: CachedToken | undefined;
-	/** Whether the token would still be kept (no `clearCache()` since the need arose). */
-	readonly isCurrent: () => boolean;
-};
+export type WaitOutcome = 'adopted' | 'lock-won' | 'holder-failed' | 'deadline';
 
 /**
  * A store event worth watching.
@@ -35,27 +20,21 @@ export type ObtainContext = {
  * @internal
  */
 export type StoreEvent =
-	| {readonly event: 'adopted'; readonly reason: Reason}
-	| {readonly event: 'lock-won'; readonly reason: Reason}
-	| {
-			readonly event: 'lock-waited';
-			readonly reason: Reason;
-			readonly waitedMs: number;
-			readonly outcome: 'adopted' | 'lock-won' | 'deadline';
-	  }
+	| {readonly event: 'adopted'; readonly reason: TokenRequestReason}
+	| {readonly event: 'lock-won'; readonly reason: TokenRequestReason}
+	| {readonly event: 'lock-waited'; readonly reason: TokenRequestReason; readonly waitedMs: number; readonly outcome: WaitOutcome}
 	| {readonly event: 'unreadable'}
-	| {readonly event: 'failed'; readonly operation: string; readonly error: string; readonly backoffMs: number}
-	| {readonly event: 'recovered'};
+	| GuardEvent;
 
 /** @internal */
 export type SharedTokenOptions = {
 	readonly store: TokenStore;
 	readonly slot: StoreSlot;
 	/** One fetch from the token endpoint, never cached. */
-	readonly fetchToken: (reason: Reason) => Promise<CachedToken>;
+	readonly fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>;
 	/** When a token stops being usable (the round-1 rules, with this client's buffer). */
 	readonly usableUntil: (token: CachedToken) => number;
-	/** The longest one fetch of this client can take, its timeouts and retries included. */
+	/** The longest one fetch of this client can take, its timeouts, retries and back-offs included. */
 	readonly fetchBudgetMs: number;
 	readonly now?: () => number;
 	/** Who this client is, for the store channel's messages. */
@@ -68,134 +47,147 @@ const firstPollMs = 25;
 const maxPollMs = 250;
 /** Poll at the first rate this long. */
 const eagerPollingMs = 1000;
-const firstBackoffMs = 1000;
-const maxBackoffMs = 10_000;
-
-const failed = Symbol('failed');
-type Failed = typeof failed;
+/**
+ * One process's wait for the lock holder's token. `marker` is the failure marker as it was when
+ * the wait began: only a new one tells of a failure of the holder this process waits for.
+ */
+type Wait = {readonly started: number; readonly marker: string | undefined; poll: number; waited: boolean};
 
 /**
- * The token of a fleet, shared through a {@link TokenStore}: adopt a usable entry, else take the
- * lock and fetch (renewing the lock meanwhile), else wait for the holder's token. It never does
- * HTTP itself and never throws because of the store: every store failure, including a store slower
- * than `commandTimeoutMs`, is a miss, after which the store is left alone for a back-off.
+ * The token of a fleet, shared through a {@link TokenStore}, as steps: adopt a usable entry; else
+ * take the lock and fetch (renewing the lock meanwhile), writing the token before anyone hears of
+ * it; else wait for the holder's token, or hear that the holder failed and fetch for itself. It
+ * never does HTTP itself and never fails or waits because of the store ({@link GuardedStore}).
  *
  * @internal
  */
-export class SharedToken {
-	readonly #store: TokenStore;
+export class SharedToken implements TokenSource {
+	readonly #store: GuardedStore;
 	readonly #slot: StoreSlot;
-	readonly #fetchToken: (reason: Reason) => Promise<CachedToken>;
+	/** Where a failed holder tells the waiters (same hash as the entry: same Cluster slot). */
+	readonly #markerKey: string;
+	readonly #fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>;
 	readonly #usableUntil: (token: CachedToken) => number;
 	readonly #waitLimitMs: number;
-	readonly #commandTimeoutMs: number;
 	readonly #lockTtlMs: number;
 	readonly #now: () => number;
 	readonly #identity: Identity;
-	#consecutiveFailures = 0;
-	#resumeAt = 0;
 
 	constructor(options: SharedTokenOptions) {
-		this.#store = options.store;
 		this.#slot = options.slot;
+		this.#markerKey = `${options.slot.key}.failed`;
 		this.#fetchToken = options.fetchToken;
 		this.#usableUntil = options.usableUntil;
-		this.#commandTimeoutMs = options.store.commandTimeoutMs ?? defaultCommandTimeoutMs;
 		this.#lockTtlMs = options.store.lockTtlMs ?? defaultLockTtlMs;
 		// SPEC: waiting on another process costs at most what one's own fetch would, plus lockTtlMs.
 		this.#waitLimitMs = options.fetchBudgetMs + this.#lockTtlMs;
 		this.#now = options.now ?? Date.now;
 		this.#identity = options.identity;
+		this.#store = new GuardedStore(options.store, {
+			commandTimeoutMs: options.store.commandTimeoutMs ?? defaultCommandTimeoutMs,
+			now: this.#now,
+			report: {
+				observed: () => this.#observed,
+				emit: event => {
+					this.#emit(event);
+				},
+			},
+		});
 	}
 
 	/** A token for this process: adopted from the store, fetched under the fleet's lock, or waited for. */
-	async obtain(reason: Reason, context: ObtainContext): Promise<Obtained> {
-		if (reason === 'cleared') {
-			// clearCache() asks for a fresh token from the endpoint, not the store's; it then replaces the entry.
-			return this.#fetchAndShare(reason, context);
+	async obtain(need: TokenNeed): Promise<Obtained> {
+		if (need.reason === 'cleared') {
+			return this.#replace(need);
 		}
 
-		const found = await this.#adopt(reason, context);
+		const found = await this.#adopt(need);
 		if (found === failed) {
-			return this.#fetchAlone(reason);
+			return this.#fetchAlone(need);
 		}
 
-		if (found !== undefined) {
-			return found;
-		}
+		return found ?? this.#lockOrWait(need);
+	}
 
-		const started = this.#now();
-		let waited = false;
-		for (let poll = firstPollMs; ;) {
-			const owner = randomUUID();
-			const attempt = {sent: false};
-			const locked = await this.#call('lock', async () => {
-				attempt.sent = true;
-				return this.#store.lock(this.#slot.key, owner, this.#lockTtlMs);
-			});
-			if (locked === failed) {
-				if (attempt.sent) {
-					this.#abandonLock(owner);
-				}
-
-				return this.#fetchAlone(reason);
-			}
-
-			if (locked) {
-				if (waited && this.#observed) {
-					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'lock-won'});
-				}
-
-				return this.#fetchHolding(owner, reason, context);
-			}
-
-			if (this.#now() - started >= this.#waitLimitMs) {
-				// The holder is alive (it keeps its lock) but slower than this process's own fetch would be.
-				if (this.#observed) {
-					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'deadline'});
-				}
-
-				return this.#fetchAndShare(reason, context);
-			}
-
-			waited = true;
-			await sleep(poll * (0.75 + Math.random() / 2));
-			if (this.#now() - started >= eagerPollingMs) {
-				poll = Math.min(maxPollMs, poll * 2);
-			}
-
-			const adopted = await this.#adopt(reason, context);
-			if (adopted === failed) {
-				return this.#fetchAlone(reason);
-			}
-
-			if (adopted !== undefined) {
-				if (this.#observed) {
-					this.#emit({event: 'lock-waited', reason, waitedMs: this.#now() - started, outcome: 'adopted'});
-				}
-
-				return adopted;
-			}
+	/**
+	 * Compare-and-clear after a 401: deletes the entry only while it still holds the value this
+	 * process used, so a token another process already put there is kept. Never waits.
+	 */
+	discard(rejected: Obtained): void {
+		if (rejected.sealed !== undefined) {
+			void this.#store.delete(this.#slot.key, rejected.sealed);
 		}
 	}
 
 	/**
-	 * Compare-and-clear after a 401: deletes the entry only while it still holds `sealed`, the value
-	 * this process used, so a token another process already put there is kept. Never waits.
+	 * `clearCache()` asks for a fresh token from the endpoint, not the store's. The entry of the
+	 * cleared token goes first (compare-and-delete), so no process adopts it meanwhile; the new token
+	 * replaces it.
 	 */
-	discard(sealed: string): void {
-		void this.#call('delete', async () => this.#store.delete(this.#slot.key, sealed));
+	async #replace(need: TokenNeed): Promise<Obtained> {
+		const cleared = need.replaced?.sealed;
+		if (cleared !== undefined) {
+			await this.#store.delete(this.#slot.key, cleared);
+		}
+
+		return this.#fetchAndShare(need);
+	}
+
+	/** Takes the fleet's lock and fetches, or waits for the holder's token until it comes, the holder fails, or the wait limit. */
+	async #lockOrWait(need: TokenNeed): Promise<Obtained> {
+		const marker = await this.#store.get(this.#markerKey);
+		if (marker === failed) {
+			return this.#fetchAlone(need);
+		}
+
+		const wait: Wait = {started: this.#now(), marker, poll: firstPollMs, waited: false};
+		for (;;) {
+			const owner = randomUUID();
+			const locked = await this.#store.lock(this.#slot.key, owner, this.#lockTtlMs);
+			if (locked === failed) {
+				return this.#fetchAlone(need);
+			}
+
+			if (locked) {
+				this.#waited(need, wait, 'lock-won');
+				return this.#fetchHolding(owner, need);
+			}
+
+			if (this.#now() - wait.started >= this.#waitLimitMs) {
+				// The holder is alive (it keeps its lock) but slower than this process's own fetch would be.
+				this.#waited(need, wait, 'deadline');
+				return this.#fetchAndShare(need);
+			}
+
+			await this.#pause(wait);
+			const found = await this.#adopt(need);
+			if (found === failed) {
+				return this.#fetchAlone(need);
+			}
+
+			if (found !== undefined) {
+				this.#waited(need, wait, 'adopted');
+				return found;
+			}
+
+			const latest = await this.#store.get(this.#markerKey);
+			if (latest === failed) {
+				return this.#fetchAlone(need);
+			}
+
+			if (latest !== undefined && latest !== wait.marker) {
+				// Waiting on would make the waiters take the lock one after another, K fetch times for the last.
+				this.#waited(need, wait, 'holder-failed');
+				return this.#fetchAndShare(need);
+			}
+		}
 	}
 
 	/** A usable entry of the store, `undefined` when there is none, or `failed`. */
-	async #adopt(reason: Reason, context: ObtainContext): Promise<Obtained | undefined | Failed> {
-		const value = await this.#call('get', async () => this.#store.get(this.#slot.key));
-		if (value === failed) {
-			return failed;
-		}
-
-		if (typeof value !== 'string') {
-			return undefined;
+	async #adopt(need: TokenNeed): Promise<Obtained | undefined | Failed> {
+		const value = await this.#store.get(this.#slot.key);
+		if (value === failed || value === undefined) {
+			return value;
 		}
 
 		const token = openToken(value, this.#slot);
@@ -209,150 +201,83 @@ export class SharedToken {
 		}
 
 		const usable =
-			token.accessToken !== context.rejected &&
+			token.accessToken !== need.rejected &&
 			this.#now() < this.#usableUntil(token) &&
-			(reason !== 'refresh' || context.current === undefined || token.obtainedAt > context.current.obtainedAt);
+			(need.reason !== 'refresh' || need.current === undefined || token.obtainedAt > need.current.obtainedAt);
 		if (!usable) {
 			return undefined;
 		}
 
 		if (this.#observed) {
-			this.#emit({event: 'adopted', reason});
+			this.#emit({event: 'adopted', reason: need.reason});
 		}
 
 		return {token, sealed: value};
 	}
 
-	async #fetchHolding(owner: string, reason: Reason, context: ObtainContext): Promise<Obtained> {
+	/**
+	 * Fetches for the fleet while holding the lock, renewing it. The token is in the store before
+	 * the lock goes and before this process's callers hear of it; a failure is never shared: the
+	 * waiters are told at once (a marker that says only that), then the lock goes.
+	 */
+	async #fetchHolding(owner: string, need: TokenNeed): Promise<Obtained> {
 		if (this.#observed) {
-			this.#emit({event: 'lock-won', reason});
+			this.#emit({event: 'lock-won', reason: need.reason});
 		}
 
 		const renewal = setInterval(() => {
-			void this.#call('extendLock', async () => this.#store.extendLock(this.#slot.key, owner, this.#lockTtlMs));
+			void this.#store.extendLock(this.#slot.key, owner, this.#lockTtlMs);
 		}, this.#lockTtlMs / 3);
 		renewal.unref();
-		let token: CachedToken;
 		try {
 			// The previous holder may have written its token between this process's read and its lock.
-			const found = await this.#adopt(reason, context);
+			const found = await this.#adopt(need);
 			if (found !== undefined && found !== failed) {
-				this.#release(owner, undefined);
 				return found;
 			}
 
-			token = await this.#fetchToken(reason);
+			return await this.#fetchAndShare(need);
 		} catch (error) {
-			// A failure is never shared: the lock goes, and the next process in line fetches for itself.
-			this.#release(owner, undefined);
+			// A new random value each time, which says nothing of the failure: a waiter tells it from an older one.
+			await this.#store.set(this.#markerKey, randomUUID(), this.#lockTtlMs);
 			throw error;
 		} finally {
 			clearInterval(renewal);
+			void this.#store.unlock(this.#slot.key, owner);
 		}
-
-		const sealed = this.#seal(token, context);
-		this.#release(owner, sealed === undefined ? undefined : {sealed, token});
-		return {token, sealed};
 	}
 
-	/** Fetches without the lock, then replaces the entry (clearCache(), or a holder too slow to wait for). */
-	async #fetchAndShare(reason: Reason, context: ObtainContext): Promise<Obtained> {
-		const token = await this.#fetchToken(reason);
-		const sealed = this.#seal(token, context);
-		if (sealed !== undefined) {
-			void this.#write(sealed, token);
+	/** Fetches, then writes the token to the store before returning it (unless a clearCache() made it stale). */
+	async #fetchAndShare(need: TokenNeed): Promise<Obtained> {
+		const token = await this.#fetchToken(need.reason);
+		// A token fetched before a clearCache() answers its callers but is kept nowhere, here or there.
+		const sealed = need.isCurrent() ? sealToken(token, this.#slot) : undefined;
+		// The entry dies with the token: never a key without a TTL, never a token past its expiry.
+		const ttlMs = Math.ceil(token.expiresAt - this.#now());
+		if (sealed === undefined || ttlMs <= 0 || (await this.#store.set(this.#slot.key, sealed, ttlMs)) === failed) {
+			// Not in the store: nothing there to compare-and-clear later.
+			return {token};
 		}
 
 		return {token, sealed};
 	}
 
 	/** The store is failing: fetch as a process on its own, and leave the store alone. */
-	async #fetchAlone(reason: Reason): Promise<Obtained> {
-		return {token: await this.#fetchToken(reason)};
+	async #fetchAlone(need: TokenNeed): Promise<Obtained> {
+		return {token: await this.#fetchToken(need.reason)};
 	}
 
-	#seal(token: CachedToken, context: ObtainContext): string | undefined {
-		// A token fetched before a clearCache() answers its callers but is kept nowhere, here or there.
-		return context.isCurrent() ? sealToken(token, this.#slot) : undefined;
-	}
-
-	/**
-	 * Writes the token (if any), then unlocks: whoever sees the lock gone also sees the entry. The
-	 * unlock is tried even during a back-off: a lock left behind would hold the other processes back
-	 * for lockTtlMs, and nobody waits for it.
-	 */
-	#release(owner: string, entry: {sealed: string; token: CachedToken} | undefined): void {
-		void (async () => {
-			if (entry !== undefined) {
-				await this.#write(entry.sealed, entry.token);
-			}
-
-			await this.#call('unlock', async () => this.#store.unlock(this.#slot.key, owner), true);
-		})();
-	}
-
-	async #write(sealed: string, token: CachedToken): Promise<void> {
-		// The entry dies with the token: never a key without a TTL, never a token past its expiry.
-		const ttlMs = Math.ceil(token.expiresAt - this.#now());
-		if (ttlMs > 0) {
-			await this.#call('set', async () => this.#store.set(this.#slot.key, sealed, ttlMs));
+	async #pause(wait: Wait): Promise<void> {
+		wait.waited = true;
+		await sleep(wait.poll * (0.75 + Math.random() / 2));
+		if (this.#now() - wait.started >= eagerPollingMs) {
+			wait.poll = Math.min(maxPollMs, wait.poll * 2);
 		}
 	}
 
-	/**
-	 * A lock request that failed (timed out) may still reach the store and take the lock: release it,
-	 * best effort, so it does not hold the others back for lockTtlMs. Sent even during the back-off.
-	 */
-	#abandonLock(owner: string): void {
-		const unlock = async () => this.#store.unlock(this.#slot.key, owner);
-		unlock().catch(() => {});
-	}
-
-	/**
-	 * Runs one store operation: a rejection, a throw or no answer within commandTimeoutMs is `failed`,
-	 * starts a back-off during which the store is not asked at all (unless `evenInBackoff`), and never
-	 * escapes.
-	 */
-	async #call<T>(operation: string, run: () => Promise<T>, evenInBackoff = false): Promise<T | Failed> {
-		if (!evenInBackoff && this.#now() < this.#resumeAt) {
-			return failed;
-		}
-
-		let timer: NodeJS.Timeout | undefined;
-		const attempt = new Promise<T>(resolve => {
-			resolve(run());
-		});
-		// An answer that comes after the timeout is dropped, a late rejection with it.
-		attempt.catch(() => {});
-		const timeout = new Promise<Failed>(resolve => {
-			timer = setTimeout(resolve, this.#commandTimeoutMs, failed);
-		});
-		try {
-			const result = await Promise.race([attempt, timeout]);
-			if (result === failed) {
-				this.#failed(operation, `no answer within ${this.#commandTimeoutMs} ms`);
-			} else if (this.#consecutiveFailures > 0) {
-				this.#consecutiveFailures = 0;
-				if (this.#observed) {
-					this.#emit({event: 'recovered'});
-				}
-			}
-
-			return result;
-		} catch (error) {
-			this.#failed(operation, describeFailure(error));
-			return failed;
-		} finally {
-			clearTimeout(timer);
-		}
-	}
-
-	#failed(operation: string, error: string): void {
-		this.#consecutiveFailures++;
-		const backoffMs = Math.min(maxBackoffMs, firstBackoffMs * 2 ** (this.#consecutiveFailures - 1));
-		this.#resumeAt = this.#now() + backoffMs;
-		if (this.#observed) {
-			this.#emit({event: 'failed', operation, error, backoffMs});
+	#waited(need: TokenNeed, wait: Wait, outcome: WaitOutcome): void {
+		if (this.#observed && (wait.waited || outcome !== 'lock-won')) {
+			this.#emit({event: 'lock-waited', reason: need.reason, waitedMs: this.#now() - wait.started, outcome});
 		}
 	}
 
@@ -370,17 +295,6 @@ export class SharedToken {
 			publishStoreEvent({...event, tokenUrl: this.#identity.tokenUrl, clientId: this.#identity.clientId});
 		}
 	}
-}
-
-/** What a store error says, without its message: a message may quote what the command carried. */
-function describeFailure(error: unknown): string {
-	if (typeof error !== 'object' || error === null) {
-		return typeof error;
-	}
-
-	const {name, code} = error as {name?: unknown; code?: unknown};
-	const label = typeof name === 'string' ? name : 'Error';
-	return typeof code === 'string' ? `${label} ${code}` : label;
 }
 
 async function sleep(milliseconds: number): Promise<void> {

@@ -1,9 +1,59 @@
 import pMemoize from 'p-memoize';
+import type {TokenRequestReason} from './diagnostics.js';
 import {log} from './log.js';
-import type {Identity} from './diagnostics.js';
-import {type Obtained, type Reason, SharedToken} from './shared-token.js';
 import {type CachedToken, refreshAheadAt, usableUntil} from './token.js';
-import type {StoreSlot, TokenStore} from './token-store.js';
+
+/**
+ * What the cache knows when it needs a token, for the source to decide where to get it.
+ *
+ * @internal
+ */
+export type TokenNeed = {
+	/** Why: no usable token, refresh ahead, after a 401, or after `clear()`. */
+	readonly reason: TokenRequestReason;
+	/** The value a 401 rejected last: never to be handed out again. */
+	readonly rejected: string | undefined;
+	/** The token being refreshed ahead: only a newer one is worth having. */
+	readonly current: CachedToken | undefined;
+	/** After `clear()`: what the source gave for the token that was cleared, so it can drop its copy. */
+	readonly replaced: Obtained | undefined;
+	/** Whether the token would still be kept (no `clear()` since the need arose). */
+	readonly isCurrent: () => boolean;
+};
+
+/**
+ * A token from a source, with whatever the source needs to recognise it later (a shared store
+ * keeps the exact value it stored there). The cache hands it back and never looks inside.
+ *
+ * @internal
+ */
+export type Obtained = {readonly token: CachedToken; readonly sealed?: string | undefined};
+
+/**
+ * Where the cache gets a token on a miss: the token endpoint, or a store shared by a fleet in front
+ * of it. The cache does not know which (golang/oauth2's caching token source knows only that it has
+ * a token source).
+ *
+ * @internal
+ */
+export type TokenSource = {
+	obtain(need: TokenNeed): Promise<Obtained>;
+	/** A token of this source was rejected (401): drop any copy the source keeps elsewhere. */
+	discard?(rejected: Obtained): void;
+};
+
+/**
+ * The plain source: one fetch from the token endpoint per need.
+ *
+ * @internal
+ */
+export function fetchingSource(fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>): TokenSource {
+	return {
+		async obtain(need) {
+			return {token: await fetchToken(need.reason)};
+		},
+	};
+}
 
 /** @internal */
 export type TokenCacheOptions = {
@@ -13,18 +63,14 @@ export type TokenCacheOptions = {
 	readonly now?: () => number;
 	/** Told about background refresh failures, which reach no caller. */
 	readonly onBackgroundError?: (error: unknown) => void;
-	/** A store shared with other processes, where this client's token lives. */
-	readonly shared?:
-		{readonly store: TokenStore; readonly slot: StoreSlot; readonly fetchBudgetMs: number; readonly identity: Identity} | undefined;
 };
 
 /** After a failed background refresh, wait at least this long before the next one. */
 const minimumRefreshRetryMs = 1000;
 
 /**
- * Holds the current token and shares one fetch among concurrent callers. It never does HTTP
- * itself: it calls the fetcher it was given. With a shared store, a fetch is first an attempt to
- * adopt another process's token, then one fetch for the fleet (see {@link SharedToken}).
+ * Holds the current token and shares one fetch among concurrent callers. It never does I/O itself:
+ * it asks the source it was given.
  *
  * A generation counter orders fetches: `clear()` starts a new generation, so callers after it
  * get a new fetch, and a fetch of an older generation never writes its token over a newer one.
@@ -36,54 +82,45 @@ export class TokenCache {
 	readonly #expiryBufferSeconds: number;
 	readonly #refreshAheadRatio: number | false;
 	readonly #onBackgroundError: (error: unknown) => void;
+	readonly #source: TokenSource;
 	/**
 	 * Single flight: p-memoize shares the pending promise per generation and caches nothing else.
-	 * The reason is the first caller's: it decides how the store is used.
+	 * The reason is the first caller's: it decides how the source is used.
 	 */
-	readonly #fetch: (generation: number, reason: Reason) => Promise<string>;
-	readonly #shared: SharedToken | undefined;
+	readonly #fetch: (generation: number, reason: TokenRequestReason) => Promise<string>;
 	#generation = 0;
-	#current: CachedToken | undefined;
-	/** The value stored in the shared store for the current token, for compare-and-clear there. */
-	#currentSealed: string | undefined;
+	#current: Obtained | undefined;
 	/** Why the next miss happens. */
-	#missReason: Reason = 'miss';
-	/** The last value a 401 rejected: the store's copy of it is never adopted. */
+	#missReason: TokenRequestReason = 'miss';
+	/** The last value a 401 rejected. */
 	#rejected: string | undefined;
+	/** What `clear()` dropped, until the next token replaces it. */
+	#replaced: Obtained | undefined;
 	/** The same settled promise for every hit, so a hit allocates nothing. */
 	#currentValue: Promise<string> | undefined;
 	#usableUntil = 0;
 	#refreshAt: number | undefined;
 
-	constructor(fetchToken: (reason: Reason) => Promise<CachedToken>, options: TokenCacheOptions) {
+	constructor(source: TokenSource, options: TokenCacheOptions) {
+		this.#source = source;
 		this.#now = options.now ?? Date.now;
 		this.#expiryBufferSeconds = options.expiryBufferSeconds;
 		this.#refreshAheadRatio = options.refreshAheadRatio;
 		this.#onBackgroundError = options.onBackgroundError ?? (() => {});
-		this.#shared =
-			options.shared === undefined
-				? undefined
-				: new SharedToken({
-						...options.shared,
-						fetchToken,
-						usableUntil: token => usableUntil(token, this.#expiryBufferSeconds),
-						now: this.#now,
-					});
 		this.#fetch = pMemoize(
-			async (generation: number, reason: Reason) => {
-				const {token, sealed}: Obtained =
-					this.#shared === undefined
-						? {token: await fetchToken(reason)}
-						: await this.#shared.obtain(reason, {
-								rejected: this.#rejected,
-								current: this.#current,
-								isCurrent: () => generation === this.#generation,
-							});
+			async (generation: number, reason: TokenRequestReason) => {
+				const obtained = await source.obtain({
+					reason,
+					rejected: this.#rejected,
+					current: this.#current?.token,
+					replaced: this.#replaced,
+					isCurrent: () => generation === this.#generation,
+				});
 				if (generation === this.#generation) {
-					this.#store(token, sealed);
+					this.#store(obtained);
 				}
 
-				return token.accessToken;
+				return obtained.token.accessToken;
 			},
 			{cache: false, cacheKey: ([generation]) => generation},
 		);
@@ -128,7 +165,7 @@ export class TokenCache {
 			log('cache hit');
 		}
 
-		return this.#current.accessToken;
+		return this.#current.token.accessToken;
 	}
 
 	/**
@@ -136,13 +173,14 @@ export class TokenCache {
 	 * `undefined` after `clear()` or a 401; never does I/O, starts nothing.
 	 */
 	peek(): string | undefined {
-		return this.#current?.accessToken;
+		return this.#current?.token.accessToken;
 	}
 
 	/** Drops the token; fetches in flight may answer their callers but may not refill the cache. */
 	clear(): void {
 		log('cache cleared');
 		this.#generation++;
+		this.#replaced = this.#current ?? this.#replaced;
 		this.#drop();
 		this.#missReason = 'cleared';
 	}
@@ -150,26 +188,23 @@ export class TokenCache {
 	/**
 	 * Compare-and-clear: drops the cached token only if it is still `sentValue`, so many requests
 	 * rejected with the same token cause one refetch. A fetch already in flight is newer than
-	 * `sentValue` and is kept for the callers to share. In the shared store, the entry goes only if
-	 * it still holds that token too.
+	 * `sentValue` and is kept for the callers to share. The source drops its copies too.
 	 */
 	invalidate(sentValue: string): void {
-		if (this.#current?.accessToken === sentValue) {
+		const rejected = this.#current;
+		if (rejected?.token.accessToken === sentValue) {
 			log('the cached token was rejected (401): dropped');
-			const sealed = this.#currentSealed;
 			this.#drop();
 			this.#rejected = sentValue;
 			this.#missReason = 'invalidated';
-
-			if (sealed !== undefined) {
-				this.#shared?.discard(sealed);
-			}
+			this.#source.discard?.(rejected);
 		}
 	}
 
-	#store(token: CachedToken, sealed: string | undefined): void {
-		this.#current = token;
-		this.#currentSealed = sealed;
+	#store(obtained: Obtained): void {
+		const {token} = obtained;
+		this.#current = obtained;
+		this.#replaced = undefined;
 		this.#missReason = 'miss';
 		this.#currentValue = Promise.resolve(token.accessToken);
 		this.#usableUntil = usableUntil(token, this.#expiryBufferSeconds);
@@ -178,20 +213,19 @@ export class TokenCache {
 
 	#drop(): void {
 		this.#current = undefined;
-		this.#currentSealed = undefined;
 		this.#currentValue = undefined;
 		this.#usableUntil = 0;
 		this.#refreshAt = undefined;
 	}
 
 	#refreshInBackground(): void {
-		const token = this.#current;
+		const current = this.#current;
 		// Until this fetch settles, hits must not start another one.
 		this.#refreshAt = undefined;
 		log('refreshing the token ahead of expiry, in the background');
 		this.#fetch(this.#generation, 'refresh').catch((error: unknown) => {
 			// The old token stays until it really expires; try again after half its remaining life.
-			if (this.#current === token) {
+			if (this.#current === current) {
 				const now = this.#now();
 				this.#refreshAt = now + Math.max(minimumRefreshRetryMs, (this.#usableUntil - now) / 2);
 			}

@@ -491,36 +491,20 @@ export {token, unauthenticated, flag, wrong, wire, expired, describe};
 `;
 
 // Each mode is its own program, so one mode's resolution cannot lend its augmentation to another.
+// A row: the check's label, the program's file, module, moduleResolution, the build of the package
+// and the axios declarations the mode must load, and the axios declarations it must not load.
 const tsModes = [
-	{
-		label: 'c1 types: module node16, .mts',
-		file: 'node16/index.mts',
-		options: {module: 'node16', moduleResolution: 'node16'},
-		expect: ['vibrant-oauth2-client/dist/esm/index.d.ts', 'vibrant-oauth2-client/dist/esm/axios.d.ts', 'axios/index.d.ts'],
-		reject: ['vibrant-oauth2-client/dist/cjs/', 'axios/index.d.cts'],
-	},
-	{
-		label: 'c2 types: module node16, .cts',
-		file: 'node16/index.cts',
-		options: {module: 'node16', moduleResolution: 'node16'},
-		expect: ['vibrant-oauth2-client/dist/cjs/index.d.ts', 'vibrant-oauth2-client/dist/cjs/axios.d.ts', 'axios/index.d.cts'],
-		reject: ['vibrant-oauth2-client/dist/esm/', 'axios/index.d.ts'],
-	},
-	{
-		label: 'c3 types: moduleResolution bundler (module esnext)',
-		file: 'bundler/index.ts',
-		options: {module: 'esnext', moduleResolution: 'bundler'},
-		expect: ['vibrant-oauth2-client/dist/esm/index.d.ts', 'vibrant-oauth2-client/dist/esm/axios.d.ts', 'axios/index.d.ts'],
-		reject: ['vibrant-oauth2-client/dist/cjs/', 'axios/index.d.cts'],
-	},
-	{
-		label: 'c4 types: moduleResolution node10 (module commonjs)',
-		file: 'node10/index.ts',
-		options: {module: 'commonjs', moduleResolution: 'node10'},
-		expect: ['vibrant-oauth2-client/dist/cjs/index.d.ts', 'vibrant-oauth2-client/dist/cjs/axios.d.ts', 'axios/index.d.ts'],
-		reject: ['vibrant-oauth2-client/dist/esm/'],
-	},
-];
+	['c1 types: module node16, .mts', 'node16/index.mts', 'node16', 'node16', 'esm', 'index.d.ts', 'index.d.cts'],
+	['c2 types: module node16, .cts', 'node16/index.cts', 'node16', 'node16', 'cjs', 'index.d.cts', 'index.d.ts'],
+	['c3 types: moduleResolution bundler (module esnext)', 'bundler/index.ts', 'esnext', 'bundler', 'esm', 'index.d.ts', 'index.d.cts'],
+	['c4 types: moduleResolution node10 (module commonjs)', 'node10/index.ts', 'commonjs', 'node10', 'cjs', 'index.d.ts', undefined],
+].map(([label, file, module, moduleResolution, build, axios, notAxios]) => ({
+	label,
+	file,
+	options: {module, moduleResolution},
+	expect: [`vibrant-oauth2-client/dist/${build}/index.d.ts`, `vibrant-oauth2-client/dist/${build}/axios.d.ts`, `axios/${axios}`],
+	reject: [`vibrant-oauth2-client/dist/${build === 'esm' ? 'cjs' : 'esm'}/`, ...(notAxios === undefined ? [] : [`axios/${notAxios}`])],
+}));
 
 const tsCompilerOptions = {
 	target: 'ES2022',
@@ -578,202 +562,254 @@ function json(text, what) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The checks: a table of cases in the order they are reported, in stages. A stage's `prepare` runs
+// first; then every case's `start` (a slow process begun early, so the cases of a stage run side by
+// side); then each case's `check`, in order, which waits for what its start began and returns the
+// detail of its line (or {detail, ms}). The context `c` carries what earlier cases found out.
+
+/** Runs the consumer program `file` against the local servers and reports what it printed. */
+async function runConsumer(c, file) {
+	const result = expectSuccess(await run(process.execPath, [file], {cwd: c.consumer, env: c.env, timeoutMs: 30_000}));
+	return result.stdout.trim();
+}
+
+const packStage = {
+	cases: [
+		{
+			label: 'pack: npm pack (prepack builds dist); only package.json, README.md, LICENSE, CHANGELOG.md, dist/**',
+			async check(c) {
+				const result = expectSuccess(
+					await run('npm', ['pack', '--json', '--pack-destination', c.work], {cwd: repo, timeoutMs: 180_000}),
+					'npm pack',
+				);
+				// npm 11 sends lifecycle output to stderr under --json; older npm may print it first on stdout.
+				const listing = result.stdout.search(/^\[\s*$/m);
+				const [packed] = json(listing > 0 ? result.stdout.slice(listing) : result.stdout, 'npm pack --json');
+				c.tarball = path.join(c.work, packed.filename);
+				const extracted = path.join(c.work, 'extracted');
+				mkdirSync(extracted);
+				expectSuccess(await run('tar', ['-xzf', c.tarball, '-C', extracted, '--strip-components=1']), 'tar -x');
+				const files = packed.files.map(file => file.path).sort();
+				const problems = checkTarballContents(files, extracted);
+				if (problems.length > 0) {
+					fail(`the tarball holds what it should not:\n${problems.join('\n')}\nall files: ${files.join(', ')}`);
+				}
+
+				c.manifest = JSON.parse(readFileSync(path.join(extracted, 'package.json'), 'utf8'));
+				const absent = ['README.md', 'LICENSE'].filter(name => !files.includes(name));
+				return `${packed.filename}, ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB${absent.length > 0 ? ` (warning: no ${absent.join(', ')})` : ''}`;
+			},
+		},
+	],
+};
+
+// Lints and the consumer install run side by side.
+const tarballStage = {
+	prepare(c) {
+		writeFiles(c.consumer, {'package.json': {name: 'vibrant-smoke-consumer', version: '1.0.0', private: true, license: 'UNLICENSED'}});
+	},
+	cases: [
+		{
+			label: 'publint --strict <tarball>',
+			start: c => start(process.execPath, [c.bins.publint, 'run', c.tarball, '--strict'], {cwd: c.work}),
+			async check(_c, started) {
+				const result = await started;
+				if (result.code !== 0 || !/All good!/.test(result.output) || /Errors:|Warnings:|Suggestions:/.test(result.output)) {
+					fail(`publint reported (spec: "publint --strict reports nothing"):\n${result.output.trim()}`);
+				}
+
+				return {detail: 'all good, no suggestion', ms: result.ms};
+			},
+		},
+		{
+			label: 'attw <tarball> --profile strict',
+			start: c => start(process.execPath, [c.bins.attw, c.tarball, '--profile', 'strict', '--format', 'json'], {cwd: c.work}),
+			async check(_c, started) {
+				const result = await started;
+				const report = json(result.stdout, 'attw --format json');
+				const problems = report.analysis?.problems ?? [];
+				if (result.code !== 0 || problems.length > 0) {
+					fail(
+						`attw found ${problems.length} problem(s):\n${problems.map(problem => JSON.stringify(problem)).join('\n')}\n${tail(result.stderr)}`,
+					);
+				}
+
+				const modes = Object.keys(report.analysis.entrypoints?.['.']?.resolutions ?? {});
+				return {detail: `no problem in ${modes.join(', ')}`, ms: result.ms};
+			},
+		},
+		{
+			label: c => `install: npm install <tarball> axios@${c.axiosVersion} @types/node@${c.typesNodeVersion}`,
+			start: c =>
+				start(
+					'npm',
+					[
+						'install',
+						'--no-audit',
+						'--no-fund',
+						'--prefer-offline',
+						'--loglevel=error',
+						c.tarball,
+						`axios@${c.axiosVersion}`,
+						`@types/node@${c.typesNodeVersion}`,
+					],
+					{cwd: c.consumer, timeoutMs: 240_000},
+				),
+			async check(c, started) {
+				const result = expectSuccess(await started, 'npm install');
+				const installed = JSON.parse(readFileSync(path.join(c.consumer, 'node_modules/vibrant-oauth2-client/package.json'), 'utf8'));
+				if (installed.version !== c.manifest.version) {
+					fail(`installed ${installed.version}, packed ${c.manifest.version}`);
+				}
+
+				// The ESM-only p-memoize (and its mimic-function) must be bundled into dist/cjs, never loaded.
+				const bundled = ['p-memoize', 'mimic-function'];
+				const declared = bundled.filter(
+					name => installed.dependencies?.[name] !== undefined || installed.peerDependencies?.[name] !== undefined,
+				);
+				const loading = listFiles(path.join(c.consumer, 'node_modules/vibrant-oauth2-client/dist'))
+					.filter(file => /\.[cm]?js$/.test(file))
+					.filter(file =>
+						new RegExp(`(?:require\\(|from\\s*|import\\()\\s*["'](?:${bundled.join('|')})["']`).test(readFileSync(file, 'utf8')),
+					);
+				if (declared.length > 0 || loading.length > 0) {
+					fail(
+						`p-memoize must be bundled: declared as a dependency: ${declared.join(', ') || '-'}; loaded at run time by: ${loading.join(', ') || '-'}`,
+					);
+				}
+
+				const dependencies = Object.keys(installed.dependencies ?? {}).join(', ') || 'none';
+				return {detail: `runtime dependencies: ${dependencies}; p-memoize bundled`, ms: result.ms};
+			},
+		},
+	],
+};
+
+const runtimeStage = {
+	async prepare(c) {
+		c.env = childEnv(await startServers());
+		writeFiles(c.consumer, {'consumer.cjs': cjsConsumer, 'consumer.mjs': esmConsumer});
+	},
+	cases: [
+		{
+			label: 'a  CommonJS require: getToken() and attachVibrantAuth against local servers',
+			check: async c => runConsumer(c, 'consumer.cjs'),
+		},
+		{
+			label: 'b  ESM import: same, require() gives the same classes (instanceof holds across), one copy of axios',
+			check: async c => runConsumer(c, 'consumer.mjs'),
+		},
+	],
+};
+
+// The TypeScript programs and the Jest project run side by side.
+const typesStage = {
+	cases: [
+		...tsModes.map((mode, index) => ({
+			label: mode.label,
+			start(c) {
+				const tsRoot = path.join(c.consumer, 'ts');
+				const config = `tsconfig.${index + 1}.json`;
+				writeFiles(tsRoot, {
+					[mode.file]: tsConsumer,
+					[config]: {compilerOptions: {...tsCompilerOptions, ...mode.options}, files: [mode.file]},
+				});
+				return start(process.execPath, [c.bins.tsc, '-p', config, '--listFiles', '--pretty', 'false'], {cwd: tsRoot, timeoutMs: 120_000});
+			},
+			async check(_c, started) {
+				const result = await started;
+				if (result.code !== 0 || result.timedOut) {
+					fail(
+						`tsc reported errors for ${mode.file}:\n${tail(
+							result.stdout
+								.split('\n')
+								.filter(line => !line.startsWith('/'))
+								.join('\n'),
+						)}\n${tail(result.stderr)}`,
+					);
+				}
+
+				const listed = result.stdout.split('\n').map(line => line.split(path.sep).join('/'));
+				const has = suffix => listed.some(line => line.includes(`/node_modules/${suffix}`));
+				const missing = mode.expect.filter(suffix => !has(suffix));
+				const wrong = mode.reject.filter(suffix => has(suffix));
+				if (missing.length > 0 || wrong.length > 0) {
+					fail(
+						`unexpected resolution for ${mode.file}: missing ${missing.join(', ') || '-'}; unexpectedly loaded ${wrong.join(', ') || '-'}`,
+					);
+				}
+
+				return {detail: `public API + vibrantAuth augmentation OK via ${mode.expect[0]} and ${mode.expect.at(-1)}`, ms: result.ms};
+			},
+		})),
+		{
+			label: 'd  Jest (default config, no transform): require() gets a token',
+			start(c) {
+				const jestRoot = path.join(c.consumer, 'jest-consumer');
+				writeFiles(jestRoot, {'package.json': {name: 'jest-consumer', private: true}, 'token.test.js': jestTest});
+				const outputFile = path.join(c.consumer, 'jest-results.json');
+				const cacheDirectory = path.join(c.consumer, '.jest-cache');
+				const flags = ['--ci', '--runInBand', '--watchman=false', '--cacheDirectory', cacheDirectory, '--json', '--outputFile', outputFile];
+				return start(process.execPath, [c.bins.jest, '--rootDir', jestRoot, ...flags], {cwd: jestRoot, env: c.env, timeoutMs: 120_000});
+			},
+			async check(c, started) {
+				const result = await started;
+				const jestResults = path.join(c.consumer, 'jest-results.json');
+				const report = existsSync(jestResults) ? JSON.parse(readFileSync(jestResults, 'utf8')) : undefined;
+				if (result.code !== 0 || result.timedOut || report === undefined || report.numFailedTests !== 0 || report.numPassedTests !== 2) {
+					fail(`jest failed${result.timedOut ? ' (timed out: an open handle?)' : ''}:\n${tail(result.stderr)}`);
+				}
+
+				return {detail: `${report.numPassedTests} tests passed`, ms: result.ms};
+			},
+		},
+	],
+};
+
+/** One case per `bin` of the packed manifest (known once the pack case has run). */
+const binStage = {
+	prepare(c) {
+		const binaries = typeof c.manifest.bin === 'string' ? {[c.manifest.name]: c.manifest.bin} : (c.manifest.bin ?? {});
+		if (Object.keys(binaries).length === 0) {
+			console.log('skip bin: package.json has no "bin" yet');
+		}
+
+		c.binaries = Object.keys(binaries);
+	},
+	cases: c =>
+		c.binaries.map(name => ({
+			label: `bin: node_modules/.bin/${name} prints a token`,
+			async check() {
+				const binEnv = {...c.env, VIBRANT_CLIENT_ID: 'smoke-bin', VIBRANT_CLIENT_SECRET: secret, VIBRANT_TOKEN_URL: c.env.TOKEN_URL};
+				const result = expectSuccess(
+					await run(path.join(c.consumer, 'node_modules', '.bin', name), [], {cwd: c.consumer, env: binEnv, timeoutMs: 30_000}),
+				);
+				if (!/^Bearer tok-smoke-bin-\d+$/.test(result.stdout.trim())) {
+					fail(`expected "Bearer tok-smoke-bin-…" on stdout, got:\n${tail(result.output)}`);
+				}
+
+				return result.stdout.trim();
+			},
+		})),
+};
+
+const stages = [packStage, tarballStage, runtimeStage, typesStage, binStage];
 
 async function main() {
-	const bins = {tsc: repoBin('tsc'), jest: repoBin('jest'), publint: repoBin('publint'), attw: repoBin('attw')};
-	const axiosVersion = repoVersion('axios');
-	const typesNodeVersion = repoVersion('@types/node');
-	const work = makeTempDir('pack');
-	const consumer = makeTempDir('consumer');
-	let tarball;
-	let manifest;
-
-	await check('pack: npm pack (prepack builds dist); only package.json, README.md, LICENSE, CHANGELOG.md, dist/**', async () => {
-		const result = expectSuccess(
-			await run('npm', ['pack', '--json', '--pack-destination', work], {cwd: repo, timeoutMs: 180_000}),
-			'npm pack',
-		);
-		// npm 11 sends lifecycle output to stderr under --json; older npm may print it first on stdout.
-		const listing = result.stdout.search(/^\[\s*$/m);
-		const [packed] = json(listing > 0 ? result.stdout.slice(listing) : result.stdout, 'npm pack --json');
-		tarball = path.join(work, packed.filename);
-		const extracted = path.join(work, 'extracted');
-		mkdirSync(extracted);
-		expectSuccess(await run('tar', ['-xzf', tarball, '-C', extracted, '--strip-components=1']), 'tar -x');
-		const files = packed.files.map(file => file.path).sort();
-		const problems = checkTarballContents(files, extracted);
-		if (problems.length > 0) {
-			fail(`the tarball holds what it should not:\n${problems.join('\n')}\nall files: ${files.join(', ')}`);
+	const c = {
+		bins: {tsc: repoBin('tsc'), jest: repoBin('jest'), publint: repoBin('publint'), attw: repoBin('attw')},
+		axiosVersion: repoVersion('axios'),
+		typesNodeVersion: repoVersion('@types/node'),
+		work: makeTempDir('pack'),
+		consumer: makeTempDir('consumer'),
+	};
+	for (const stage of stages) {
+		await stage.prepare?.(c);
+		const cases = typeof stage.cases === 'function' ? stage.cases(c) : stage.cases;
+		const started = cases.map(entry => entry.start?.(c));
+		for (const [index, entry] of cases.entries()) {
+			await check(typeof entry.label === 'function' ? entry.label(c) : entry.label, async () => entry.check(c, started[index]));
 		}
-
-		manifest = JSON.parse(readFileSync(path.join(extracted, 'package.json'), 'utf8'));
-		const absent = ['README.md', 'LICENSE'].filter(name => !files.includes(name));
-		return `${packed.filename}, ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB${absent.length > 0 ? ` (warning: no ${absent.join(', ')})` : ''}`;
-	});
-
-	// Lints and the consumer install run side by side; their results are reported in order.
-	const publint = start(process.execPath, [bins.publint, 'run', tarball, '--strict'], {cwd: work});
-	const attw = start(process.execPath, [bins.attw, tarball, '--profile', 'strict', '--format', 'json'], {cwd: work});
-	writeFiles(consumer, {'package.json': {name: 'vibrant-smoke-consumer', version: '1.0.0', private: true, license: 'UNLICENSED'}});
-	const install = start(
-		'npm',
-		[
-			'install',
-			'--no-audit',
-			'--no-fund',
-			'--prefer-offline',
-			'--loglevel=error',
-			tarball,
-			`axios@${axiosVersion}`,
-			`@types/node@${typesNodeVersion}`,
-		],
-		{cwd: consumer, timeoutMs: 240_000},
-	);
-
-	await check('publint --strict <tarball>', async () => {
-		const result = await publint;
-		if (result.code !== 0 || !/All good!/.test(result.output) || /Errors:|Warnings:|Suggestions:/.test(result.output)) {
-			fail(`publint reported (spec: "publint --strict reports nothing"):\n${result.output.trim()}`);
-		}
-
-		return {detail: 'all good, no suggestion', ms: result.ms};
-	});
-
-	await check('attw <tarball> --profile strict', async () => {
-		const result = await attw;
-		const report = json(result.stdout, 'attw --format json');
-		const problems = report.analysis?.problems ?? [];
-		if (result.code !== 0 || problems.length > 0) {
-			fail(
-				`attw found ${problems.length} problem(s):\n${problems.map(problem => JSON.stringify(problem)).join('\n')}\n${tail(result.stderr)}`,
-			);
-		}
-
-		const modes = Object.keys(report.analysis.entrypoints?.['.']?.resolutions ?? {});
-		return {detail: `no problem in ${modes.join(', ')}`, ms: result.ms};
-	});
-
-	await check(`install: npm install <tarball> axios@${axiosVersion} @types/node@${typesNodeVersion}`, async () => {
-		const result = expectSuccess(await install, 'npm install');
-		const installed = JSON.parse(readFileSync(path.join(consumer, 'node_modules/vibrant-oauth2-client/package.json'), 'utf8'));
-		if (installed.version !== manifest.version) {
-			fail(`installed ${installed.version}, packed ${manifest.version}`);
-		}
-
-		// The ESM-only p-memoize (and its mimic-function) must be bundled into dist/cjs, never loaded.
-		const bundled = ['p-memoize', 'mimic-function'];
-		const declared = bundled.filter(
-			name => installed.dependencies?.[name] !== undefined || installed.peerDependencies?.[name] !== undefined,
-		);
-		const loading = listFiles(path.join(consumer, 'node_modules/vibrant-oauth2-client/dist'))
-			.filter(file => /\.[cm]?js$/.test(file))
-			.filter(file => new RegExp(`(?:require\\(|from\\s*|import\\()\\s*["'](?:${bundled.join('|')})["']`).test(readFileSync(file, 'utf8')));
-		if (declared.length > 0 || loading.length > 0) {
-			fail(
-				`p-memoize must be bundled: declared as a dependency: ${declared.join(', ') || '-'}; loaded at run time by: ${loading.join(', ') || '-'}`,
-			);
-		}
-
-		const dependencies = Object.keys(installed.dependencies ?? {}).join(', ') || 'none';
-		return {detail: `runtime dependencies: ${dependencies}; p-memoize bundled`, ms: result.ms};
-	});
-
-	const env = childEnv(await startServers());
-	writeFiles(consumer, {'consumer.cjs': cjsConsumer, 'consumer.mjs': esmConsumer});
-
-	await check('a  CommonJS require: getToken() and attachVibrantAuth against local servers', async () => {
-		const result = expectSuccess(await run(process.execPath, ['consumer.cjs'], {cwd: consumer, env, timeoutMs: 30_000}));
-		return result.stdout.trim();
-	});
-
-	await check('b  ESM import: same, require() gives the same classes (instanceof holds across), one copy of axios', async () => {
-		const result = expectSuccess(await run(process.execPath, ['consumer.mjs'], {cwd: consumer, env, timeoutMs: 30_000}));
-		return result.stdout.trim();
-	});
-
-	// TypeScript programs and the Jest project: started together, reported in order.
-	const tsRoot = path.join(consumer, 'ts');
-	const typeChecks = tsModes.map((mode, index) => {
-		const config = `tsconfig.${index + 1}.json`;
-		writeFiles(tsRoot, {[mode.file]: tsConsumer, [config]: {compilerOptions: {...tsCompilerOptions, ...mode.options}, files: [mode.file]}});
-		return start(process.execPath, [bins.tsc, '-p', config, '--listFiles', '--pretty', 'false'], {cwd: tsRoot, timeoutMs: 120_000});
-	});
-	const jestRoot = path.join(consumer, 'jest-consumer');
-	writeFiles(jestRoot, {'package.json': {name: 'jest-consumer', private: true}, 'token.test.js': jestTest});
-	const jestResults = path.join(consumer, 'jest-results.json');
-	const jest = start(
-		process.execPath,
-		[
-			bins.jest,
-			'--rootDir',
-			jestRoot,
-			'--ci',
-			'--runInBand',
-			'--watchman=false',
-			'--cacheDirectory',
-			path.join(consumer, '.jest-cache'),
-			'--json',
-			'--outputFile',
-			jestResults,
-		],
-		{cwd: jestRoot, env, timeoutMs: 120_000},
-	);
-
-	for (const [index, mode] of tsModes.entries()) {
-		await check(mode.label, async () => {
-			const result = await typeChecks[index];
-			if (result.code !== 0 || result.timedOut) {
-				fail(
-					`tsc reported errors for ${mode.file}:\n${tail(
-						result.stdout
-							.split('\n')
-							.filter(line => !line.startsWith('/'))
-							.join('\n'),
-					)}\n${tail(result.stderr)}`,
-				);
-			}
-
-			const listed = result.stdout.split('\n').map(line => line.split(path.sep).join('/'));
-			const has = suffix => listed.some(line => line.includes(`/node_modules/${suffix}`));
-			const missing = mode.expect.filter(suffix => !has(suffix));
-			const wrong = mode.reject.filter(suffix => has(suffix));
-			if (missing.length > 0 || wrong.length > 0) {
-				fail(
-					`unexpected resolution for ${mode.file}: missing ${missing.join(', ') || '-'}; unexpectedly loaded ${wrong.join(', ') || '-'}`,
-				);
-			}
-
-			return {detail: `public API + vibrantAuth augmentation OK via ${mode.expect[0]} and ${mode.expect.at(-1)}`, ms: result.ms};
-		});
-	}
-
-	await check('d  Jest (default config, no transform): require() gets a token', async () => {
-		const result = await jest;
-		const report = existsSync(jestResults) ? JSON.parse(readFileSync(jestResults, 'utf8')) : undefined;
-		if (result.code !== 0 || result.timedOut || report === undefined || report.numFailedTests !== 0 || report.numPassedTests !== 2) {
-			fail(`jest failed${result.timedOut ? ' (timed out: an open handle?)' : ''}:\n${tail(result.stderr)}`);
-		}
-
-		return {detail: `${report.numPassedTests} tests passed`, ms: result.ms};
-	});
-
-	const binaries = typeof manifest.bin === 'string' ? {[manifest.name]: manifest.bin} : (manifest.bin ?? {});
-	if (Object.keys(binaries).length === 0) {
-		console.log('skip bin: package.json has no "bin" yet');
-	}
-
-	for (const name of Object.keys(binaries)) {
-		await check(`bin: node_modules/.bin/${name} prints a token`, async () => {
-			const binEnv = {...env, VIBRANT_CLIENT_ID: 'smoke-bin', VIBRANT_CLIENT_SECRET: secret, VIBRANT_TOKEN_URL: env.TOKEN_URL};
-			const result = expectSuccess(
-				await run(path.join(consumer, 'node_modules', '.bin', name), [], {cwd: consumer, env: binEnv, timeoutMs: 30_000}),
-			);
-			if (!/^Bearer tok-smoke-bin-\d+$/.test(result.stdout.trim())) {
-				fail(`expected "Bearer tok-smoke-bin-…" on stdout, got:\n${tail(result.output)}`);
-			}
-
-			return result.stdout.trim();
-		});
 	}
 }
 

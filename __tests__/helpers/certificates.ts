@@ -9,8 +9,10 @@ export type KeyPair = {readonly key: string; readonly cert: string};
 export type Certificates = {
 	/** The private test CA's certificate file: what NODE_EXTRA_CA_CERTS points at. */
 	readonly caFile: string;
-	/** Issued by the test CA for 127.0.0.1 and localhost. */
+	/** Issued by the test CA for 127.0.0.1, ::1 and localhost. */
 	readonly server: KeyPair;
+	/** Issued by the same CA for the name localhost only: right CA, but not valid for the address 127.0.0.1. */
+	readonly localhostOnly: KeyPair;
 	/** Issued by the same CA for another name only (other.example): right CA, wrong host name. */
 	readonly otherHost: KeyPair;
 	remove(): void;
@@ -75,7 +77,8 @@ export function createCertificates(): Certificates {
 
 	return {
 		caFile: file('ca.crt'),
-		server: issue('server', 'localhost', 'IP:127.0.0.1,DNS:localhost'),
+		server: issue('server', 'localhost', 'IP:127.0.0.1,IP:::1,DNS:localhost'),
+		localhostOnly: issue('localhost-only', 'localhost', 'DNS:localhost'),
 		otherHost: issue('other', 'other.example', 'DNS:other.example'),
 		remove() {
 			rmSync(directory, {recursive: true, force: true});

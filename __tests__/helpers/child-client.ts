@@ -1,5 +1,5 @@
-import {type ChildProcess, fork} from 'node:child_process';
 import path from 'node:path';
+import {forkChild} from '../../harness/rpc.cjs';
 
 /** What fault-client.cjs reports for one getToken() of the built package. */
 export type Outcome = {
@@ -15,11 +15,16 @@ export type Outcome = {
 	renderings?: string[];
 };
 
+/** A message of the package's channels, rendered when it was published. */
+export type ChannelMessage = {channel: string; reason?: string; texts: string[]};
+
 export type ChildClient = {
 	/** `new Client(options).getToken()` in the child. */
 	getToken(options: Record<string, unknown>): Promise<Outcome>;
-	/** Unhandled rejections seen in the child so far. */
+	/** Unhandled rejections (and uncaught exceptions) seen in the child so far. */
 	unhandled(): Promise<string[]>;
+	/** Every message the child's channels published so far. */
+	messages(): Promise<ChannelMessage[]>;
 	/** The child's stderr so far (NODE_DEBUG=vibrant output, Node's warnings). */
 	stderr(): string;
 	close(): void;
@@ -52,34 +57,20 @@ export function startChildClient(environment: Record<string, string>): ChildClie
 		}
 	}
 
-	const child: ChildProcess = fork(path.join(__dirname, 'fault-client.cjs'), [], {
+	const child = forkChild(path.join(__dirname, 'fault-client.cjs'), {
 		env: {...env, NODE_DEBUG: 'vibrant', ...environment},
-		stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+		output: 'collect',
 	});
-	let stderr = '';
-	child.stderr!.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	let nextId = 0;
-	const pending = new Map<number, (message: unknown) => void>();
-	child.on('message', (message: {id: number}) => {
-		pending.get(message.id)?.(message);
-		pending.delete(message.id);
-	});
-	const ask = async (message: object): Promise<unknown> => {
-		const id = nextId++;
-		return new Promise(resolve => {
-			pending.set(id, resolve);
-			child.send({id, ...message});
-		});
-	};
-
 	return {
-		getToken: async options => (await ask({options})) as Outcome,
-		unhandled: async () => ((await ask({kind: 'unhandled'})) as {unhandled: string[]}).unhandled,
-		stderr: () => stderr,
+		getToken: async options => child.call<Outcome>('getToken', {options}),
+		async unhandled() {
+			await child.call('messages');
+			return [...child.problems];
+		},
+		messages: async () => child.call<ChannelMessage[]>('messages'),
+		stderr: () => child.stderr(),
 		close() {
-			child.kill();
+			void child.stop();
 		},
 	};
 }

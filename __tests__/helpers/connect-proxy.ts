@@ -11,16 +11,22 @@ export type ProxyBehaviour =
 	/** Close the connection (FIN) without answering the CONNECT. */
 	| {readonly kind: 'close'}
 	/** Reset the connection (RST) without answering the CONNECT. */
-	| {readonly kind: 'reset'};
+	| {readonly kind: 'reset'}
+	/** Never answer the CONNECT, and keep the connection open until the client closes it. */
+	| {readonly kind: 'hang'}
+	/** Send these bytes as the answer to CONNECT, and close. */
+	| {readonly kind: 'raw'; readonly answer: string};
 
 export type ConnectRequest = {
-	/** The CONNECT request's target, `host:port`. */
+	/** The CONNECT request's target, `host:port` (`[address]:port` for IPv6). */
 	readonly target: string;
 	readonly proxyAuthorization: string | undefined;
 	/** Whether the tunnel was opened (200 sent). */
 	opened: boolean;
 	/** The bytes the client sent into the tunnel after the CONNECT request. */
 	readonly relayed: Buffer[];
+	/** Whether the client's connection to the proxy is closed (by either side). */
+	closed: boolean;
 };
 
 export type ConnectProxy = {
@@ -111,8 +117,12 @@ export async function startConnectProxy(tlsPair?: KeyPair): Promise<ConnectProxy
 				proxyAuthorization: authorization?.slice(authorization.indexOf(':') + 1).trim(),
 				opened: false,
 				relayed: [],
+				closed: false,
 			};
 			connects.push(request);
+			socket.once('close', () => {
+				request.closed = true;
+			});
 			const current = behaviour;
 			switch (current.kind) {
 				case 'close': {
@@ -122,6 +132,16 @@ export async function startConnectProxy(tlsPair?: KeyPair): Promise<ConnectProxy
 
 				case 'reset': {
 					socket.resetAndDestroy();
+					return;
+				}
+
+				case 'hang': {
+					return;
+				}
+
+				case 'raw': {
+					send(socket, current.answer);
+					socket.end();
 					return;
 				}
 
@@ -139,8 +159,8 @@ export async function startConnectProxy(tlsPair?: KeyPair): Promise<ConnectProxy
 			}
 
 			const separator = target.lastIndexOf(':');
-			const host = target.slice(0, separator);
-			// The test servers listen on 127.0.0.1 only; a real proxy would resolve the name itself.
+			const host = target.slice(0, separator).replace(/^\[(.*)\]$/, '$1');
+			// The test servers listen on 127.0.0.1 (or ::1); a real proxy would resolve the name itself.
 			const upstream = net.connect({host: host === 'localhost' ? '127.0.0.1' : host, port: Number(target.slice(separator + 1))});
 			track(upstream);
 			tunnel = {request, upstream};

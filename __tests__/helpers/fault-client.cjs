@@ -1,12 +1,20 @@
-// A child process for the fault matrix: it runs the BUILT package with NODE_DEBUG=vibrant, so its
-// stderr is the package's real debug output. The parent sends {id, options}; it answers with the
-// outcome and every rendering of an error a logger could print.
+// A child process that runs the BUILT package with the environment its parent gave it (such as
+// NODE_DEBUG=vibrant, so its stderr is the package's real debug output, or NODE_EXTRA_CA_CERTS,
+// which Node reads only at start). Driven through child-client.ts. Commands:
+//
+//   getToken({options})  `new Client(options).getToken()`: {ok, token, elapsedMs} or {ok: false,
+//                        elapsedMs, name, status, oauthError, message, causeCode, renderings}, where
+//                        renderings are every way a logger could print the error
+//   messages()           every message of the package's channels so far, rendered when published:
+//                        [{channel, reason, texts}]
+//
+// Every answer carries the unhandled rejections and uncaught exceptions seen so far (`problems`).
 'use strict';
 const {inspect} = require('node:util');
 const {Client} = require('../../dist/cjs/index.js');
-const {observeChannels} = require('./observe-channels.cjs');
+const {observeChannels} = require('../../harness/observe-channels.cjs');
+const {serve} = require('../../harness/rpc.cjs');
 
-// Every message of every channel of the package, rendered as it is published, for the parent to scan.
 const messages = [];
 observeChannels((channel, message) => {
 	messages.push({
@@ -14,11 +22,6 @@ observeChannels((channel, message) => {
 		reason: message.reason,
 		texts: [...renderings(message), ...renderings(message.error), ...renderings(message.result)],
 	});
-});
-
-const unhandled = [];
-process.on('unhandledRejection', reason => {
-	unhandled.push(String(reason));
 });
 
 function renderings(error) {
@@ -34,27 +37,27 @@ function renderings(error) {
 	return texts;
 }
 
-process.on('message', async ({id, kind, options}) => {
-	if (kind === 'unhandled') {
-		process.send({id, unhandled, messages});
-		return;
-	}
-
-	const started = Date.now();
-	try {
-		const token = await new Client(options).getToken();
-		process.send({id, ok: true, token, elapsedMs: Date.now() - started});
-	} catch (error) {
-		process.send({
-			id,
-			ok: false,
-			elapsedMs: Date.now() - started,
-			name: error?.name,
-			status: error?.status,
-			oauthError: error?.oauthError,
-			message: error?.message,
-			causeCode: error?.cause?.code,
-			renderings: renderings(error),
-		});
-	}
-});
+serve(
+	{
+		async getToken({options}) {
+			const started = Date.now();
+			try {
+				const token = await new Client(options).getToken();
+				return {ok: true, token, elapsedMs: Date.now() - started};
+			} catch (error) {
+				return {
+					ok: false,
+					elapsedMs: Date.now() - started,
+					name: error?.name,
+					status: error?.status,
+					oauthError: error?.oauthError,
+					message: error?.message,
+					causeCode: error?.cause?.code,
+					renderings: renderings(error),
+				};
+			}
+		},
+		messages: () => messages,
+	},
+	{recordProblems: true},
+);

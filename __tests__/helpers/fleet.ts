@@ -1,11 +1,13 @@
-import {type ChildProcess, fork} from 'node:child_process';
 import path from 'node:path';
+import {type Child, forkChild} from '../../harness/rpc.cjs';
 
 /** How a fleet process reaches Redis. */
 export type RedisConnection = {
 	readonly kind: 'ioredis' | 'node-redis' | 'ioredis-cluster' | 'node-redis-cluster';
 	readonly ports: readonly number[];
-	/** false: do not wait for node-redis's connect() (Redis is down from the start). */
+	/** The database to select (not on a cluster). @default 0 */
+	readonly db?: number;
+	/** false: do not wait until connected (Redis is down from the start). @default true */
 	readonly awaitConnect?: boolean;
 };
 
@@ -21,86 +23,74 @@ export type WorkerSetup = {
 
 export type Outcome = {ok: true; value: string | number} | {ok: false; name?: string; status?: number; message?: string};
 
-/** One process of a fleet: the built package in a child process, driven over IPC. */
-export type FleetWorker = {
-	readonly child: ChildProcess;
-	send<T = unknown>(command: string, args?: object): Promise<T>;
-	/** The unhandled rejections and uncaught exceptions the process saw (as of its last answer). */
-	readonly problems: string[];
-};
+/** One process of a fleet: the built package in a child process (fleet-worker.cjs lists its commands). */
+export type FleetWorker = Child;
 
 const workerPath = path.join(__dirname, 'fleet-worker.cjs');
-const children = new Set<ChildProcess>();
 
-/** Starts a process and sets it up (its Redis client connected, its Client built). */
+/** Starts a process of its own, set up for a test (one the test kills, say); stop() it when the test ends. */
 export async function startWorker(setup: WorkerSetup): Promise<FleetWorker> {
-	const child = fork(workerPath, {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: {...process.env}});
-	children.add(child);
-	child.once('exit', () => children.delete(child));
-	const pending = new Map<number, {resolve: (value: unknown) => void; reject: (error: Error) => void}>();
-	let nextId = 0;
-	const problems: string[] = [];
-	const ready = new Promise<void>((resolve, reject) => {
-		child.once('error', reject);
-		child.once('exit', code => {
-			reject(new Error(`fleet worker exited (${code})`));
-			for (const call of pending.values()) {
-				call.reject(new Error(`fleet worker exited (${code})`));
-			}
-		});
-		child.on('message', (message: {ready?: true; id?: number; result?: unknown; error?: string; problems?: string[]}) => {
-			if (message.ready) {
-				resolve();
-				return;
-			}
-
-			problems.splice(0, problems.length, ...(message.problems ?? []));
-			const call = pending.get(message.id!);
-			pending.delete(message.id!);
-			if (message.error === undefined) {
-				call?.resolve(message.result);
-			} else {
-				call?.reject(new Error(message.error));
-			}
-		});
-	});
-	await ready;
-	const worker: FleetWorker = {
-		child,
-		problems,
-		async send<T>(command: string, args: object = {}) {
-			return new Promise<T>((resolve, reject) => {
-				const id = ++nextId;
-				pending.set(id, {resolve: resolve as (value: unknown) => void, reject});
-				child.send({id, command, args});
-			});
-		},
-	};
-	await worker.send('init', setup);
+	const worker = forkChild(workerPath, {name: 'fleet worker'});
+	await worker.call('reset', setup);
 	return worker;
 }
 
-/** Starts `count` processes with the same setup, in parallel. */
-export async function startFleet(count: number, setup: WorkerSetup): Promise<FleetWorker[]> {
-	return Promise.all(Array.from({length: count}, async () => startWorker(setup)));
-}
+/**
+ * The processes of a test file, forked once and set up afresh for every test: starting a Node
+ * process with the package and a Redis client costs far more than a test that uses it.
+ */
+export type FleetPool = {
+	/** Forks `count` processes (beforeAll). */
+	start(count: number): Promise<void>;
+	/** `count` processes no other part of this test holds, each set up with `setup` (more are forked if needed). */
+	take(count: number, setup: WorkerSetup): Promise<FleetWorker[]>;
+	/** Every process taken since the last release drops its Client and Redis connection (afterEach). */
+	release(): Promise<void>;
+	/** Kills every process (afterAll). */
+	stop(): Promise<void>;
+};
 
-/** Kills every fleet process still running (afterEach). */
-export async function stopFleets(): Promise<void> {
-	await Promise.all(
-		[...children].map(
-			async child =>
-				new Promise<void>(resolve => {
-					if (child.exitCode !== null || child.signalCode !== null) {
-						resolve();
-						return;
-					}
+export function fleetPool(): FleetPool {
+	// In the order they were forked: a test takes the first idle ones, so the processes that loaded
+	// a Redis client library for one test are the ones the next test of that kind gets.
+	const workers: FleetWorker[] = [];
+	const taken = new Set<FleetWorker>();
+	const fork = (): FleetWorker => {
+		const worker = forkChild(workerPath, {name: 'fleet worker'});
+		workers.push(worker);
+		return worker;
+	};
 
-					child.once('exit', () => {
-						resolve();
-					});
-					child.kill('SIGKILL');
-				}),
-		),
-	);
+	return {
+		async start(count) {
+			await Promise.all(Array.from({length: count}, async () => fork().ready));
+		},
+		async take(count, setup) {
+			const chosen = workers.filter(worker => !taken.has(worker)).slice(0, count);
+			chosen.push(...Array.from({length: count - chosen.length}, fork));
+			for (const worker of chosen) {
+				taken.add(worker);
+			}
+
+			await Promise.all(chosen.map(async worker => worker.call('reset', setup)));
+			return chosen;
+		},
+		async release() {
+			const released = [...taken];
+			taken.clear();
+			const dropped = await Promise.allSettled(released.map(async worker => worker.call('reset', null)));
+			const failures = released.filter((_worker, index) => dropped[index]!.status === 'rejected');
+			// A process that cannot drop its client is of no use to the next test.
+			await Promise.all(failures.map(async worker => worker.stop()));
+			workers.splice(0, workers.length, ...workers.filter(worker => !failures.includes(worker)));
+			const failure = dropped.find(result => result.status === 'rejected');
+			if (failure !== undefined) {
+				throw failure.reason;
+			}
+		},
+		async stop() {
+			await Promise.all(workers.splice(0).map(async worker => worker.stop()));
+			taken.clear();
+		},
+	};
 }

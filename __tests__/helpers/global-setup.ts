@@ -1,11 +1,11 @@
-import {spawnSync} from 'node:child_process';
+import {hasRedisServer} from '../../harness/redis-server.cjs';
 
 /**
  * The Redis tests need a real `redis-server`. Without one they are skipped with one loud line, so
  * `npm test` still passes on a newcomer's machine; under CI a missing server is a failure.
  */
 export default function globalSetup(): void {
-	if (spawnSync('redis-server', ['--version'], {stdio: 'ignore'}).status === 0) {
+	if (hasRedisServer()) {
 		return;
 	}
 

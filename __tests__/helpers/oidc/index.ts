@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {Worker} from 'node:worker_threads';
+import {connect} from '../../../harness/rpc.cjs';
 
 /** The credentials of one registered OAuth2 client. */
 export type ClientCredentials = {readonly clientId: string; readonly clientSecret: string};
@@ -57,8 +58,6 @@ export type AuthServerOptions = {
 export const grantedScope = 'labs:read';
 
 type Ready = Pick<AuthServer, 'issuer' | 'tokenUrl' | 'apiOrigin' | 'clients' | 'accessTokenTtlSeconds'>;
-type Reply = {id: number; result?: unknown; error?: string};
-type Message = {ready: Ready} | Reply;
 
 /**
  * Starts the embedded authorization server and protected API in a worker thread: oidc-provider is
@@ -66,80 +65,28 @@ type Message = {ready: Ready} | Reply;
  */
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
 	const worker = new Worker(path.join(__dirname, 'worker.mjs'), {workerData: options});
-	const pending = new Map<number, {resolve: (value: unknown) => void; reject: (error: Error) => void}>();
-	let nextId = 0;
-	let failure: Error | undefined;
-
-	const failAll = (error: Error): void => {
-		failure ??= error;
-		for (const waiting of pending.values()) {
-			waiting.reject(error);
-		}
-
-		pending.clear();
-	};
-
-	const ready = await new Promise<Ready>((resolve, reject) => {
-		const onError = (error: Error): void => {
-			reject(error);
-		};
-
-		const onExit = (code: number): void => {
-			reject(new Error(`the auth server worker exited with code ${code} before it was ready`));
-		};
-
-		worker.once('error', onError);
-		worker.once('exit', onExit);
-		worker.on('message', (message: Message) => {
-			if ('ready' in message) {
-				worker.off('error', onError);
-				worker.off('exit', onExit);
-				resolve(message.ready);
-				return;
-			}
-
-			const waiting = pending.get(message.id);
-			pending.delete(message.id);
-			if (message.error === undefined) {
-				waiting?.resolve(message.result);
-			} else {
-				waiting?.reject(new Error(message.error));
-			}
-		});
-	});
-	worker.on('error', failAll);
-	worker.on('exit', code => {
-		failAll(new Error(`the auth server worker exited (code ${code})`));
-	});
-
-	async function call<T>(method: string, ...args: unknown[]): Promise<T> {
-		if (failure !== undefined) {
-			throw failure;
-		}
-
-		const id = nextId++;
-		const result = new Promise<unknown>((resolve, reject) => {
-			pending.set(id, {resolve, reject});
-		});
-		worker.postMessage({id, method, args});
-		return result as Promise<T>;
+	const peer = connect<Ready>(worker, {name: 'the auth server worker'});
+	let ready: Ready;
+	try {
+		ready = await peer.ready;
+	} catch (error) {
+		await worker.terminate();
+		throw error;
 	}
 
-	const counts = async (): Promise<AuthServerCounts> => call<AuthServerCounts>('counts');
+	const counts = async (): Promise<AuthServerCounts> => peer.call<AuthServerCounts>('counts');
 	let closed: Promise<void> | undefined;
 	return {
 		...ready,
 		counts,
 		tokenRequests: async () => (await counts()).tokenRequests,
 		apiCalls: async () => (await counts()).apiCalls,
-		introspect: async token => call<Introspection>('introspect', token),
-		revoke: async token => call<undefined>('revoke', token),
+		introspect: async token => peer.call<Introspection>('introspect', {token}),
+		revoke: async token => peer.call<undefined>('revoke', {token}),
 		close() {
 			closed ??= (async () => {
 				try {
-					if (failure === undefined) {
-						await call('close');
-					}
+					await peer.call('close');
 				} finally {
 					await worker.terminate();
 				}

@@ -1,13 +1,11 @@
 import type {AxiosStatic} from 'axios';
 
 let provided: AxiosStatic | undefined;
-let importProvided: (() => Promise<AxiosStatic>) | undefined;
 
 /**
- * The axios this package uses for the token request: the one the ESM entry imports (see
- * {@link prepareAxios}), or else axios's CommonJS build, required on first use. Never at load: an
- * ES module application would otherwise load a second copy of axios (about +1.3 MB of heap and tens
- * of ms of import time).
+ * The axios this package uses for the token request: the one the ESM entry imported, or else
+ * axios's CommonJS build, required on first use. Never at load: an ES module application would
+ * otherwise load a second copy of axios (about +1.3 MB of heap and tens of ms of import time).
  *
  * @internal
  */
@@ -18,27 +16,12 @@ export function loadAxios(): AxiosStatic {
 }
 
 /**
- * Imports the axios of the ESM entry, if it gave one and it is not in yet: the build awaits this
- * before a client's first token request, so that {@link loadAxios} then returns it.
+ * Hands over the axios that the ESM entry imported (the first one provided, or required, stays).
  *
  * @internal
  */
-export async function prepareAxios(): Promise<void> {
-	if (provided === undefined && importProvided !== undefined) {
-		const imported = await importProvided();
-		provided ??= imported;
-	}
-}
-
-/**
- * Takes the function with which the ESM entry imports the axios of the ES module world (the first one
- * given stays). It is called on the first token request, not at import: at import, resolving
- * `axios` from the ESM entry cost about as much as the rest of the entry.
- *
- * @internal
- */
-export function provideAxios(importAxios: () => Promise<AxiosStatic>): void {
-	importProvided ??= importAxios;
+export function provideAxios(axios: AxiosStatic): void {
+	provided ??= axios;
 }
 
 /**

@@ -195,15 +195,17 @@ writeFileSync(
 );
 mkdirSync('dist/esm', {recursive: true});
 writeFileSync('dist/esm/package.json', '{"type": "module"}\n');
-// It hands the implementation the axios of the ESM world, which the application has loaded already
-// (otherwise the implementation's require('axios') would load axios's CommonJS build as a second
-// copy), imported on the first token request: resolving `axios` here at import cost about 1 ms.
+// It hands the implementation the axios of the ESM world, which the application has loaded already:
+// otherwise the implementation's require('axios') would load axios's CommonJS build as a second copy.
+// At import, not on first use: the implementation needs it synchronously (axios's own errors for a
+// request that waits for a token with a timeout or a signal, in lib/axios-limits.ts).
 writeFileSync(
 	'dist/esm/index.js',
 	[
+		"import axios from 'axios';",
 		"import implementation from '../cjs/implementation.js';",
 		'',
-		"implementation.Client[Symbol.for('vibrant-oauth2-client.provideAxios')](async () => (await import('axios')).default);",
+		"implementation.Client[Symbol.for('vibrant-oauth2-client.provideAxios')](axios);",
 		'',
 		`export const {${names.join(', ')}} = implementation;`,
 		'',

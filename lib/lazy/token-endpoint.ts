@@ -1,9 +1,7 @@
 // The build's stand-in for lib/token-endpoint.ts in the core: the token request (and axios-retry
 // with it) is required on a client's first token request, not when the client is made (see
-// ./stand-in.ts). In an ES module application, the axios the ESM entry hands over is imported then.
-import {prepareAxios} from '../axios-module.js';
+// ./stand-in.ts).
 import type * as Module from '../token-endpoint.js';
-import {lazyFunction} from './stand-in.js';
 
 let real: typeof Module | undefined;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use: dist/cjs/token-endpoint.js.
@@ -18,15 +16,5 @@ type Fetcher = ReturnType<typeof Module.createTokenFetcher>;
  */
 export const createTokenFetcher: typeof Module.createTokenFetcher = (...arguments_) => {
 	let fetcher: Fetcher | undefined;
-	return async (...fetchArguments) => {
-		if (fetcher === undefined) {
-			await prepareAxios();
-			fetcher ??= load().createTokenFetcher(...arguments_);
-		}
-
-		return fetcher(...fetchArguments);
-	};
+	return (...fetchArguments) => (fetcher ??= load().createTokenFetcher(...arguments_))(...fetchArguments);
 };
-
-/** @internal */
-export const longestFetchMs = lazyFunction(() => load().longestFetchMs);

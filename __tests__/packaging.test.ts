@@ -70,6 +70,28 @@ describe('the built package', () => {
 		}
 	});
 
+	test("an ES module application: a request that waits for its token within a timeout fails with axios's own error, and no CommonJS axios loads", async () => {
+		const tokens = await startTokenServer();
+		tokens.reply('hang');
+		try {
+			const script = `
+				import {createRequire} from 'node:module';
+				import axios from 'axios';
+				import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
+				const client = new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
+				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
+				const error = await api.get('/api', {timeout: 100}).catch(error => error);
+				const loaded = Object.keys(createRequire(import.meta.url).cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file));
+				console.log(JSON.stringify([error instanceof axios.AxiosError, error.code, loaded]));
+				process.exit(0);
+			`;
+			const {stdout} = await run(['--input-type=module', '-e', script]);
+			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED', []]);
+		} finally {
+			await tokens.close();
+		}
+	});
+
 	test('a CommonJS application loads axios only when a token is fetched', async () => {
 		const {stdout} = await run([
 			'-e',

@@ -158,7 +158,9 @@ describe('the built package loads the parts most applications do not use on firs
 		expect(steps['atImport']).toEqual(atImport);
 		expect(steps['afterNewClient']).toEqual(atImport);
 		expect(steps['token']).toBe('Bearer token-2');
-		expect(steps['afterToken']).toEqual(expect.arrayContaining([...atImport, 'dist/cjs/token-endpoint.js', retryFile]));
+		expect(steps['afterToken']).toEqual(
+			expect.arrayContaining([...atImport, 'dist/cjs/token-endpoint.js', 'dist/cjs/token-retry.js', retryFile]),
+		);
 		expect(steps['afterToken']).not.toContain('dist/cjs/redis-store.js');
 		expect(steps['afterToken']).not.toContain('dist/cjs/fetch.js');
 		expect(steps['badClient']).toEqual([true, expect.stringMatching(/^RedisTokenStore needs a Redis client/)]);
@@ -217,6 +219,7 @@ describe('the built package loads the parts most applications do not use on firs
 			['token-endpoint.js', 'grant_type'],
 			['shared-token.js', 'lock-waited'],
 			['token-store.js', 'aes-256-gcm'],
+			['token-retry.js', 'ERR_SOCKET_CONNECTION_TIMEOUT'],
 		] as const) {
 			expect(await readFile(path.join(root, 'dist/cjs', file), 'utf8')).toContain(marker);
 			expect(core).not.toContain(marker);

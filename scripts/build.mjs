@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 
 /** The modules of lib/ that load on first use, each from dist/cjs/<name>.js. */
-const lazy = ['fetch', 'redis-store', 'shared-token', 'token-endpoint', 'token-store'];
+const lazy = ['fetch', 'redis-store', 'shared-token', 'token-endpoint', 'token-retry', 'token-store'];
 /** Where the files of `lazy` find the core's modules: a symbol on Client, so no export name is added. */
 const internalsKey = 'vibrant-oauth2-client.internals';
 

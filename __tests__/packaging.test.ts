@@ -1,7 +1,8 @@
 import {execFile} from 'node:child_process';
+import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {promisify} from 'node:util';
-import {startTokenServer} from './helpers/token-server.js';
+import {startTokenServer, tokenReply} from './helpers/token-server.js';
 
 // The built package (npm test builds it first), loaded by plain Node the way users load it.
 const root = path.resolve(__dirname, '..');
@@ -69,11 +70,161 @@ describe('the built package', () => {
 		}
 	});
 
+	test("an ES module application: a request that waits for its token within a timeout fails with axios's own error, and no CommonJS axios loads", async () => {
+		const tokens = await startTokenServer();
+		tokens.reply('hang');
+		try {
+			const script = `
+				import {createRequire} from 'node:module';
+				import axios from 'axios';
+				import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
+				const client = new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
+				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
+				const error = await api.get('/api', {timeout: 100}).catch(error => error);
+				const loaded = Object.keys(createRequire(import.meta.url).cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file));
+				console.log(JSON.stringify([error instanceof axios.AxiosError, error.code, loaded]));
+				process.exit(0);
+			`;
+			const {stdout} = await run(['--input-type=module', '-e', script]);
+			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED', []]);
+		} finally {
+			await tokens.close();
+		}
+	});
+
 	test('a CommonJS application loads axios only when a token is fetched', async () => {
 		const {stdout} = await run([
 			'-e',
 			'require("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(require.cache).filter(f => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(f))))',
 		]);
 		expect(JSON.parse(stdout)).toEqual([]);
+	});
+});
+
+// A cheap import: the Redis store, the fetch integration and the token request (with axios-retry)
+// are files of their own, loaded on first use. The same checks for require and for import, each in
+// a fresh process: what importing loads, then each first use, what it loads and that it works.
+describe('the built package loads the parts most applications do not use on first use', () => {
+	// Run inside an async function, with `pkg` (the package) and `loaded()` (the package's files and
+	// the axios-retry files in the CommonJS module cache, relative to the repository) in scope.
+	const firstUses = (tokenUrl: string) => `
+		const util = require('node:util');
+		const Redis = require('ioredis');
+		const steps = {};
+		steps.atImport = loaded();
+
+		// A token request loads the token endpoint, and axios-retry retries the 503.
+		const client = new pkg.Client({clientId: 'lazy', clientSecret: 'secret', tokenUrl: ${JSON.stringify(tokenUrl)}});
+		steps.afterNewClient = loaded();
+		steps.token = await client.getToken();
+		steps.afterToken = loaded();
+
+		// RedisTokenStore: its checks, its instances and instanceof.
+		let thrown;
+		try { new pkg.RedisTokenStore({}); } catch (error) { thrown = error; }
+		steps.badClient = [thrown instanceof pkg.VibrantConfigError, thrown.message];
+		steps.afterStore = loaded();
+		const redis = new Redis({lazyConnect: true});
+		const store = new pkg.RedisTokenStore(redis, {prefix: 'lazy'});
+		class Subclass extends pkg.RedisTokenStore {}
+		steps.store = [
+			store instanceof pkg.RedisTokenStore,
+			store.constructor === pkg.RedisTokenStore,
+			store.prefix,
+			typeof store.lock,
+			util.inspect(store).split(' ')[0],
+			new Subclass(redis) instanceof pkg.RedisTokenStore,
+		];
+		redis.disconnect();
+
+		// withVibrantAuth wraps a fetch, which gets the cached token.
+		const seen = [];
+		const authFetch = pkg.withVibrantAuth(async (input, init) => {
+			seen.push(new Headers(init?.headers).get('authorization'));
+			return new Response('ok');
+		}, {client});
+		steps.fetched = [await (await authFetch('https://api.vibrant-wellness.com/v1/x')).text(), seen];
+		steps.afterFetch = loaded();
+		console.log(JSON.stringify(steps));
+	`;
+	const loadedFiles = `
+		const loaded = () => Object.keys(require.cache)
+			.map(file => path.relative(${JSON.stringify(root)}, file).split(path.sep).join('/'))
+			.filter(file => file.startsWith('dist/') || /^node_modules\\/(axios-retry|is-retry-allowed)\\//.test(file))
+			.sort();
+	`;
+	const retryFile = 'node_modules/axios-retry/dist/cjs/index.js';
+	const expectFirstUses = (steps: Record<string, unknown>, atImport: string[]) => {
+		expect(steps['atImport']).toEqual(atImport);
+		expect(steps['afterNewClient']).toEqual(atImport);
+		expect(steps['token']).toBe('Bearer token-2');
+		expect(steps['afterToken']).toEqual(
+			expect.arrayContaining([...atImport, 'dist/cjs/token-endpoint.js', 'dist/cjs/token-retry.js', retryFile]),
+		);
+		expect(steps['afterToken']).not.toContain('dist/cjs/redis-store.js');
+		expect(steps['afterToken']).not.toContain('dist/cjs/fetch.js');
+		expect(steps['badClient']).toEqual([true, expect.stringMatching(/^RedisTokenStore needs a Redis client/)]);
+		expect(steps['afterStore']).toContain('dist/cjs/redis-store.js');
+		expect(steps['afterStore']).not.toContain('dist/cjs/fetch.js');
+		expect(steps['store']).toEqual([true, true, 'lazy', 'function', 'RedisTokenStore', true]);
+		expect(steps['fetched']).toEqual(['ok', ['Bearer token-2']]);
+		expect(steps['afterFetch']).toContain('dist/cjs/fetch.js');
+	};
+
+	test('require(): only dist/cjs/index.js loads; the store, fetch and the token request (axios-retry) load on first use and work', async () => {
+		const tokens = await startTokenServer();
+		tokens.reply({status: 503}, tokenReply);
+		try {
+			const script = `
+				const path = require('node:path');
+				const pkg = require('vibrant-oauth2-client');
+				${loadedFiles}
+				(async () => { ${firstUses(tokens.url)} })().catch(error => { console.error(error); process.exitCode = 1; });
+			`;
+			const {stdout} = await run(['-e', script]);
+			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/index.js']);
+			// The 503, then the token: axios-retry retried.
+			expect(tokens.requests).toHaveLength(2);
+		} finally {
+			await tokens.close();
+		}
+	});
+
+	test('import: only the ESM entry and dist/cjs/index.js load; the store, fetch and the token request load on first use and work', async () => {
+		const tokens = await startTokenServer();
+		tokens.reply({status: 503}, tokenReply);
+		try {
+			const script = `
+				import path from 'node:path';
+				import {createRequire} from 'node:module';
+				import * as pkg from 'vibrant-oauth2-client';
+				const require = createRequire(import.meta.url);
+				${loadedFiles}
+				${firstUses(tokens.url)}
+			`;
+			const {stdout} = await run(['--input-type=module', '-e', script]);
+			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/implementation.js', 'dist/cjs/index.js']);
+			expect(tokens.requests).toHaveLength(2);
+		} finally {
+			await tokens.close();
+		}
+	});
+
+	test('each part loaded on first use is its own file, and the core holds none of them', async () => {
+		const core = await readFile(path.join(root, 'dist/cjs/index.js'), 'utf8');
+		// A string of each part's code: found in its file, not in the core.
+		for (const [file, marker] of [
+			['redis-store.js', 'RedisTokenStore needs a Redis client'],
+			['fetch.js', 'fetchFunction must be a function'],
+			['token-endpoint.js', 'grant_type'],
+			['shared-token.js', 'lock-waited'],
+			['token-store.js', 'aes-256-gcm'],
+			['token-retry.js', 'ERR_SOCKET_CONNECTION_TIMEOUT'],
+		] as const) {
+			expect(await readFile(path.join(root, 'dist/cjs', file), 'utf8')).toContain(marker);
+			expect(core).not.toContain(marker);
+		}
+
+		expect(core).not.toMatch(/require\\(["']axios-retry["']\\)/);
 	});
 });

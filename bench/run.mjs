@@ -610,52 +610,70 @@ async function memoryScenario() {
 }
 
 /**
- * What importing the package costs an ES module application that has imported axios already: time
- * and heap after GC, each in a fresh process, interleaved with axios-auth-refresh and with nothing
- * imported after axios; medians of the runs. Also whether a CommonJS copy of axios got loaded.
+ * What importing the package costs an application that has loaded axios already, through ESM
+ * `import` and CommonJS `require`: each run in a fresh process (load axios, gc, then time the import
+ * of the contender and measure the heap after gc), interleaved (nothing, this package,
+ * axios-auth-refresh; ESM and CommonJS); medians of the runs. Also whether an ES module application
+ * got a CommonJS copy of axios.
  */
 async function footprintScenario() {
-	const runs = quick ? 3 : 9;
-	const script = target => `
-		import {createRequire} from 'node:module';
-		import axios from 'axios';
+	const runs = quick ? 3 : 10;
+	const timed = load => `
 		globalThis.gc(); globalThis.gc();
 		const heapBefore = process.memoryUsage().heapUsed;
 		const started = performance.now();
-		${target === undefined ? '' : `await import(${JSON.stringify(target)});`}
+		${load}
 		const ms = performance.now() - started;
 		globalThis.gc(); globalThis.gc();
 		const heapBytes = process.memoryUsage().heapUsed - heapBefore;
-		const commonJsAxios = Object.keys(createRequire(import.meta.url).cache).some(file => /[\\/]node_modules[\\/]axios[\\/]/.test(file));
-		console.log(JSON.stringify({ms, heapBytes, commonJsAxios, axios: typeof axios.create}));
+		const commonJsAxios = Object.keys(require.cache).some(file => /[\\/]node_modules[\\/]axios[\\/]/.test(file));
+		console.log(JSON.stringify({ms, heapBytes, commonJsAxios}));
 	`;
+	const scripts = {
+		esm: target => [
+			'--input-type=module',
+			'-e',
+			`import {createRequire} from 'node:module';
+			import axios from 'axios';
+			const require = createRequire(import.meta.url);
+			${timed(target === undefined ? '' : `await import(${JSON.stringify(target)});`)}`,
+		],
+		cjs: target => ['-e', `require('axios'); ${timed(target === undefined ? '' : `require(${JSON.stringify(target)});`)}`],
+	};
 	const contenders = {nothing: undefined, ours: 'vibrant-oauth2-client', aar: 'axios-auth-refresh'};
-	const samples = Object.fromEntries(Object.keys(contenders).map(name => [name, []]));
+	const samples = {};
 	for (let run = 0; run < runs; run++) {
 		for (const [name, target] of Object.entries(contenders)) {
-			const result = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script(target)], {
-				cwd: fileURLToPath(new URL('..', import.meta.url)),
-				encoding: 'utf8',
-			});
-			if (result.status !== 0) {
-				throw new Error(`footprint ${name}: ${result.stderr}`);
-			}
+			for (const [mode, script] of Object.entries(scripts)) {
+				// Each child on every core, as any fresh process: this process is pinned to one
+				// (for the overhead scenario), and a child would inherit that.
+				const command = [process.execPath, '--expose-gc', ...script(target)];
+				const [file, ...args] = pinned ? ['taskset', '-c', `0-${os.cpus().length - 1}`, ...command] : command;
+				const result = spawnSync(file, args, {cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8'});
+				if (result.status !== 0) {
+					throw new Error(`footprint ${name} (${mode}): ${result.stderr}`);
+				}
 
-			samples[name].push(JSON.parse(result.stdout));
+				((samples[name] ??= {})[mode] ??= []).push(JSON.parse(result.stdout));
+			}
 		}
 	}
 
 	const summary = {};
-	for (const [name, list] of Object.entries(samples)) {
-		summary[name] = {
-			ms: round(median(list.map(entry => entry.ms)), 2),
-			heapBytes: Math.round(median(list.map(entry => entry.heapBytes))),
-			commonJsAxios: list.some(entry => entry.commonJsAxios),
-		};
+	for (const [name, modes] of Object.entries(samples)) {
+		summary[name] = {};
+		for (const [mode, list] of Object.entries(modes)) {
+			summary[name][mode] = {
+				ms: round(median(list.map(entry => entry.ms)), 2),
+				msSpread: [round(Math.min(...list.map(entry => entry.ms)), 2), round(Math.max(...list.map(entry => entry.ms)), 2)],
+				heapBytes: Math.round(median(list.map(entry => entry.heapBytes))),
+				...(mode === 'esm' ? {commonJsAxios: list.some(entry => entry.commonJsAxios)} : {}),
+			};
+		}
 	}
 
 	return {
-		method: `a fresh node process per run (${runs} runs each, interleaved): import axios, gc, then time the import of the contender and measure heapUsed after gc; medians`,
+		method: `a fresh node process per run (${runs} runs each, interleaved; on every core${pinned ? ', not pinned like this process' : ''}; ESM: import axios, then await import() the contender; CommonJS: require both): gc, then time the import of the contender and measure heapUsed after gc; medians`,
 		runs,
 		...summary,
 	};
@@ -704,15 +722,21 @@ out.push(
 const s = results.scenarios;
 if (s.footprint) {
 	const f = s.footprint;
-	out.push('', `0. Footprint: importing after axios, in an ES module application (${f.runs} fresh processes each; medians)`);
+	out.push(
+		'',
+		`0. Footprint: importing after axios, through ESM import and CommonJS require (${f.runs} fresh processes each; medians, min – max)`,
+	);
+	const row = (label, r) => [
+		label,
+		`${r.esm.ms} (${r.esm.msSpread.join(' – ')})`,
+		`${r.cjs.ms} (${r.cjs.msSpread.join(' – ')})`,
+		round(r.esm.heapBytes / 1024, 1),
+		r.esm.commonJsAxios ? 'yes' : 'no',
+	];
 	out.push(
 		table(
-			['import after axios', 'ms', 'heap after gc, kB', 'a CommonJS copy of axios loaded'],
-			[
-				['nothing: the floor of the method', f.nothing.ms, round(f.nothing.heapBytes / 1024, 1), f.nothing.commonJsAxios ? 'yes' : 'no'],
-				['vibrant-oauth2-client', f.ours.ms, round(f.ours.heapBytes / 1024, 1), f.ours.commonJsAxios ? 'yes' : 'no'],
-				['axios-auth-refresh', f.aar.ms, round(f.aar.heapBytes / 1024, 1), f.aar.commonJsAxios ? 'yes' : 'no'],
-			],
+			['import after axios', 'ESM import, ms', 'CommonJS require, ms', 'heap after gc (ESM), kB', 'ESM: a CommonJS copy of axios loaded'],
+			[row('nothing: the floor of the method', f.nothing), row('vibrant-oauth2-client', f.ours), row('axios-auth-refresh', f.aar)],
 		),
 	);
 }

@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import {type Channel, type TracingChannel, channel, tracingChannel} from 'node:diagnostics_channel';
 import type {VibrantTokenError} from './errors.js';
 import type {CachedToken} from './token.js';
 
@@ -90,19 +90,21 @@ export type StoreEventMessage = {
  */
 export type Identity = {readonly tokenUrl: string; readonly clientId: string; readonly scope: string | undefined};
 
-// Created once, at load (as undici does): a message is built only when someone listens.
-const tokenTrace = diagnosticsChannel.tracingChannel<unknown, TokenRequestTrace>('vibrant-oauth2-client:token');
-const unauthorizedChannel = diagnosticsChannel.channel('vibrant-oauth2-client:unauthorized');
-const storeChannel = diagnosticsChannel.channel('vibrant-oauth2-client:store');
+// Created on first use, then kept: a program that never publishes pays nothing at import, and a
+// message is built only when someone listens. A subscriber that came first made the channel
+// already; `channel(name)` returns that one.
+let tokenTrace: TracingChannel<unknown, TokenRequestTrace> | undefined;
+let unauthorizedChannel: Channel | undefined;
+let storeChannel: Channel | undefined;
 
 /** TracingChannel's own `hasSubscribers` exists from Node 20.13 only; its channels' exist on every Node. */
-function isTokenTraced(): boolean {
+function isTokenTraced(trace: TracingChannel<unknown, TokenRequestTrace>): boolean {
 	return (
-		tokenTrace.start.hasSubscribers ||
-		tokenTrace.end.hasSubscribers ||
-		tokenTrace.asyncStart.hasSubscribers ||
-		tokenTrace.asyncEnd.hasSubscribers ||
-		tokenTrace.error.hasSubscribers
+		trace.start.hasSubscribers ||
+		trace.end.hasSubscribers ||
+		trace.asyncStart.hasSubscribers ||
+		trace.asyncEnd.hasSubscribers ||
+		trace.error.hasSubscribers
 	);
 }
 
@@ -117,7 +119,8 @@ export async function traceTokenRequest(
 	reason: TokenRequestReason,
 	fetch: () => Promise<CachedToken>,
 ): Promise<CachedToken> {
-	if (!isTokenTraced()) {
+	tokenTrace ??= tracingChannel('vibrant-oauth2-client:token');
+	if (!isTokenTraced(tokenTrace)) {
 		return fetch();
 	}
 
@@ -138,11 +141,13 @@ export async function traceTokenRequest(
  * @internal
  */
 export function isUnauthorizedObserved(): boolean {
+	unauthorizedChannel ??= channel('vibrant-oauth2-client:unauthorized');
 	return unauthorizedChannel.hasSubscribers;
 }
 
 /** @internal */
 export function publishUnauthorized(message: UnauthorizedMessage): void {
+	unauthorizedChannel ??= channel('vibrant-oauth2-client:unauthorized');
 	unauthorizedChannel.publish(message);
 }
 
@@ -152,10 +157,12 @@ export function publishUnauthorized(message: UnauthorizedMessage): void {
  * @internal
  */
 export function isStoreObserved(): boolean {
+	storeChannel ??= channel('vibrant-oauth2-client:store');
 	return storeChannel.hasSubscribers;
 }
 
 /** @internal */
 export function publishStoreEvent(message: StoreEventMessage): void {
+	storeChannel ??= channel('vibrant-oauth2-client:store');
 	storeChannel.publish(message);
 }

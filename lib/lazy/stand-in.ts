@@ -1,0 +1,43 @@
+// Helpers for the stand-ins in this folder. In the build (scripts/build.mjs), a core module that
+// imports one of the modules loaded on first use (lib/fetch.ts, lib/redis-store.ts, …) gets the
+// stand-in of the same name here instead: same export names and types, and a `require()` of the
+// real module's own file (dist/cjs/<name>.js) the first time one of them is used.
+
+/**
+ * A function that requires its real implementation on its first call and forwards every call to
+ * it (the loader caches the module; `get` is a property read).
+ *
+ * @internal
+ */
+export function lazyFunction<F extends (...arguments_: never[]) => unknown>(get: () => F): F {
+	return ((...arguments_: Parameters<F>) => get()(...arguments_)) as F;
+}
+
+/**
+ * A class whose real implementation is required on the first `new`. Each instance is made by the
+ * real constructor (its fields, private fields and methods), with the stand-in's prototype, which
+ * inherits from the real prototype from then on: `instanceof` holds for the stand-in (the exported
+ * class) and for the real class, and subclasses of the stand-in work.
+ *
+ * @internal
+ */
+export function lazyClass<C extends abstract new (...arguments_: never[]) => object>(name: string, get: () => C): C {
+	let linked = false;
+	// A class, not a function: calling it without `new` throws, as calling the real one does.
+	// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- its instances are the real class's.
+	const standIn = class {
+		constructor(...arguments_: unknown[]) {
+			const real = get();
+			if (!linked) {
+				linked = true;
+				Object.setPrototypeOf(standIn.prototype, real.prototype as object);
+				Object.setPrototypeOf(standIn, real);
+			}
+
+			// The object the real constructor builds, with the prototype `new` asked for.
+			return Reflect.construct(real, arguments_, new.target) as object;
+		}
+	};
+	Object.defineProperty(standIn, 'name', {value: name});
+	return standIn as unknown as C;
+}

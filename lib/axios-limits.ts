@@ -2,7 +2,7 @@
 // axios's own errors (SPEC: every wait ends when the caller says so). Only a request that has to
 // wait comes here: the warm path never does.
 
-import type {AxiosError, InternalAxiosRequestConfig} from 'axios';
+import type {AxiosError, AxiosStatic, InternalAxiosRequestConfig} from 'axios';
 import {loadAxios} from './axios-module.js';
 import type {TokenCache} from './token-cache.js';
 
@@ -38,7 +38,8 @@ export async function tokenWithinLimits(config: InternalAxiosRequestConfig, cach
 	if (timeoutMs > 0) {
 		const leftMs = startedAt + timeoutMs - performance.now();
 		if (leftMs < 1) {
-			throw timeoutError(config, namedTimeoutMs);
+			// A timeout > 0 made waitWithin load axios already.
+			throw timeoutError(await loadAxios(), config, namedTimeoutMs);
 		}
 
 		shortenTimeout(config, leftMs, namedTimeoutMs);
@@ -64,9 +65,11 @@ async function waitWithin(config: InternalAxiosRequestConfig, cache: TokenCache,
 		return cache.get();
 	}
 
+	// axios's own errors, of the application's axios (the ESM entry imports it on first use).
+	const axios = await loadAxios();
 	// One signal for the cache's one abortable wait, aborted by whichever limit comes first.
 	const controller = new AbortController();
-	const {CanceledError} = loadAxios();
+	const {CanceledError} = axios;
 	const onAbort = () => {
 		controller.abort(new CanceledError(undefined, config));
 	};
@@ -86,7 +89,7 @@ async function waitWithin(config: InternalAxiosRequestConfig, cache: TokenCache,
 	const timer =
 		waitMs > 0
 			? setTimeout(() => {
-					controller.abort(timeoutError(config, callerTimeoutMs));
+					controller.abort(timeoutError(axios, config, callerTimeoutMs));
 				}, waitMs)
 			: undefined;
 	try {
@@ -99,8 +102,8 @@ async function waitWithin(config: InternalAxiosRequestConfig, cache: TokenCache,
 }
 
 /** The error axios gives a request that timed out (lib/adapters/http.js), saying what was waited for. */
-function timeoutError(config: InternalAxiosRequestConfig, callerTimeoutMs: number): AxiosError {
-	const {AxiosError: AxiosErrorClass} = loadAxios();
+function timeoutError(axios: AxiosStatic, config: InternalAxiosRequestConfig, callerTimeoutMs: number): AxiosError {
+	const {AxiosError: AxiosErrorClass} = axios;
 	const code = config.transitional?.clarifyTimeoutError === true ? AxiosErrorClass.ETIMEDOUT : AxiosErrorClass.ECONNABORTED;
 	return new AxiosErrorClass(`timeout of ${callerTimeoutMs}ms exceeded while waiting for an access token`, code, config);
 }

@@ -38,14 +38,17 @@ type TokenRequest = {
  */
 export function createTokenFetcher(config: ResolvedConfig, now: () => number = Date.now): TokenFetcher {
 	const request = buildTokenRequest(config);
-	const instance = createTokenInstance(config, request.headers);
 	const redact = createServerTextRedactor(config);
+	// On the first fetch: the axios the application uses may still have to be imported (axios-module.ts).
+	let instance: Promise<AxiosInstance> | undefined;
 	return async function fetchToken() {
+		instance ??= createTokenInstance(config, request.headers);
+		const http = await instance;
 		log('requesting a token from %s', request.endpoint);
 		const budget = startBudget(config);
 		let response: AxiosResponse<string>;
 		try {
-			response = await instance.post<string>(request.url, request.body, budget.requestConfig);
+			response = await http.post<string>(request.url, request.body, budget.requestConfig);
 		} catch (error) {
 			throw toTokenError(error, request.endpoint, redact, budget.end());
 		}
@@ -84,8 +87,8 @@ function buildTokenRequest(config: ResolvedConfig): TokenRequest {
  * A private axios instance for the token request: the caller's interceptors and axios-retry never
  * see it, it follows no redirect, reads at most 1 MiB, and retries with our own policy.
  */
-function createTokenInstance(config: ResolvedConfig, headers: Readonly<Record<string, string>>): AxiosInstance {
-	const axios = loadAxios();
+async function createTokenInstance(config: ResolvedConfig, headers: Readonly<Record<string, string>>): Promise<AxiosInstance> {
+	const axios = await loadAxios();
 	const identity = (data: unknown) => data;
 	const instance = axios.create({
 		timeout: config.timeoutMs,

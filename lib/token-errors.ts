@@ -1,5 +1,5 @@
 import type {AxiosError, AxiosResponse} from 'axios';
-import {loadAxios} from './axios-module.js';
+import {isAxiosError} from './axios-module.js';
 import {VibrantTokenError, excerpt} from './errors.js';
 import {type TunnelRecord, tunnelOf} from './proxy-tunnel.js';
 import {maxRetryAfterMs, parseRetryAfter} from './token-retry.js';
@@ -66,7 +66,7 @@ export function toBadBodyError(status: number, body: TokenBody, problem: string,
  * @internal
  */
 export function toTokenError(error: unknown, endpoint: string, redact: (text: string) => string, budget?: BudgetEnd): VibrantTokenError {
-	if (!loadAxios().isAxiosError(error)) {
+	if (!isAxiosError(error)) {
 		// Not from the HTTP layer: keep only the message, through the redactor.
 		const message = error instanceof Error ? error.message : String(error);
 		return new VibrantTokenError(`Token request to ${endpoint} failed: ${redact(message)}`);

@@ -1,4 +1,5 @@
 import {Client, VibrantConfigError, VibrantTokenError, type ClientOptions} from '../lib/index.js';
+import {listen} from './helpers/http-server.js';
 import {clientId, expectNoSecret, secret} from './helpers/secrets.js';
 import {startTokenServer, tokenReply, type TokenServer} from './helpers/token-server.js';
 
@@ -95,6 +96,57 @@ describe('totalTimeoutMs', () => {
 		expect(server.requests).toHaveLength(2);
 		expect(error.message).toContain('after 2 attempts');
 		expect(error.message).not.toContain('totalTimeoutMs');
+	});
+
+	test('a body that trickles in after the headers is cut off at the limit (axios stops timing an attempt at the headers)', async () => {
+		// The headers at once, then one byte every 200 ms: 5 s for the whole body.
+		const body = JSON.stringify({access_token: 'slow-token', token_type: 'bearer', expires_in: 3600}).padEnd(25, ' ');
+		let requests = 0;
+		const trickling = await listen(async (_request, response) => {
+			requests++;
+			response.writeHead(200, {'Content-Type': 'application/json', 'Content-Length': String(body.length)});
+			for (const character of body) {
+				if (response.destroyed) {
+					return;
+				}
+
+				response.write(character);
+				await new Promise(resolve => {
+					setTimeout(resolve, 200);
+				});
+			}
+
+			response.end();
+		});
+		try {
+			const subject = new Client({
+				clientId,
+				clientSecret: secret,
+				tokenUrl: `${trickling.origin}/token`,
+				timeoutMs: 500,
+				totalTimeoutMs: 1000,
+			});
+			const {error, elapsed} = await timedFailure(subject.getToken());
+			expect(elapsed).toBeGreaterThanOrEqual(950);
+			expect(elapsed).toBeLessThan(1600);
+			expect(requests).toBe(1);
+			expect(error.message).toContain('the total time limit totalTimeoutMs (1000 ms) was reached');
+			expect(error.message).toContain('Last attempt: Token request to');
+			expect(error.message).toContain('timed out; the server did not answer in time.');
+			expectNoSecret(error);
+		} finally {
+			await trickling.close();
+		}
+	});
+
+	test('the last attempt cut short by the limit says so, also with retries: 0', async () => {
+		server.reply('hang');
+		const {error, elapsed} = await timedFailure(client({retries: 0, timeoutMs: 5000, totalTimeoutMs: 600}).getToken());
+		expect(elapsed).toBeLessThan(1200);
+		expect(server.requests).toHaveLength(1);
+		expect(error.message).toMatch(
+			/gave up after 1 attempt: the total time limit totalTimeoutMs \(600 ms\) was reached\. Last attempt: .* timed out; the server did not answer in time\.$/,
+		);
 	});
 
 	test.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2_147_483_648, '1000'])(

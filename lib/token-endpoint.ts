@@ -42,15 +42,20 @@ export function createTokenFetcher(config: ResolvedConfig, now: () => number = D
 	// On the first fetch: the axios the application uses may still have to be imported (axios-module.ts).
 	let instance: Promise<AxiosInstance> | undefined;
 	return async function fetchToken() {
-		instance ??= createTokenInstance(config, request.headers);
-		const http = await instance;
-		log('requesting a token from %s', request.endpoint);
 		const budget = startBudget(config);
 		let response: AxiosResponse<string>;
 		try {
+			instance ??= createTokenInstance(config, request.headers).catch((error: unknown) => {
+				instance = undefined;
+				throw error;
+			});
+			const http = await instance;
+			log('requesting a token from %s', request.endpoint);
 			response = await http.post<string>(request.url, request.body, budget.requestConfig);
 		} catch (error) {
-			throw toTokenError(error, request.endpoint, redact, budget.end());
+			throw toTokenError(error, request.endpoint, redact, budget.end(error));
+		} finally {
+			budget.done();
 		}
 
 		return readToken(response, now(), redact);
@@ -91,7 +96,7 @@ async function createTokenInstance(config: ResolvedConfig, headers: Readonly<Rec
 	const axios = await loadAxios();
 	const identity = (data: unknown) => data;
 	const instance = axios.create({
-		timeout: config.timeoutMs,
+		timeout: attemptTimeoutMs(config.timeoutMs, config.timeoutMs),
 		// A redirect could carry the secret to another host.
 		maxRedirects: 0,
 		maxContentLength: maxResponseBytes,
@@ -129,12 +134,11 @@ async function createTokenInstance(config: ResolvedConfig, headers: Readonly<Rec
 				Reflect.deleteProperty(request, option);
 			}
 
-			if (plainHttp) {
-				// Loopback only (resolveConfig): a proxy would carry the secret off the machine in clear text.
-				request.proxy = false;
-			} else {
-				// https: the environment's proxy (HTTPS_PROXY, NO_PROXY), through our own CONNECT tunnel.
-				request.proxy = false;
+			// Never axios's own proxy handling. A plain http: URL is loopback only (resolveConfig): a proxy
+			// would carry the secret off the machine in clear text. An https: URL takes the environment's
+			// proxy (HTTPS_PROXY, NO_PROXY), through our own CONNECT tunnel.
+			request.proxy = false;
+			if (!plainHttp) {
 				request.httpsAgent = tunnelAgentFor(config.tokenUrl);
 			}
 
@@ -148,19 +152,35 @@ async function createTokenInstance(config: ResolvedConfig, headers: Readonly<Rec
 	return instance;
 }
 
+/** One token request's budget: its per-request config, and how it ended. */
+type Budget = {
+	readonly requestConfig: AxiosRequestConfig;
+	/** Whether the budget, not the retry policy, ended the request that failed with `error`. */
+	end(error: unknown): BudgetEnd | undefined;
+	/** The request settled: the deadline's timer goes. */
+	done(): void;
+};
+
 /**
  * The time one token request may take, all attempts and back-offs included (`totalTimeoutMs`):
  * each attempt gets what is left, `timeoutMs` at most, and no back-off starts that would end past
- * it (a Retry-After longer than what is left is not waited for). `end()` says whether the budget,
- * not the retry policy, stopped the request.
+ * it (a Retry-After longer than what is left is not waited for). At the deadline the request is
+ * aborted, whatever it is doing: axios's timeout stops counting once the response headers are in,
+ * and a body that trickles in would otherwise hold the request (and a fleet's lock) past it.
  */
-function startBudget(config: ResolvedConfig): {readonly requestConfig: AxiosRequestConfig; end(): BudgetEnd | undefined} {
+function startBudget(config: ResolvedConfig): Budget {
 	const deadline = performance.now() + config.totalTimeoutMs;
+	const controller = new AbortController();
+	const timer = setTimeout(() => {
+		controller.abort();
+	}, Math.ceil(config.totalTimeoutMs));
 	let backoffMs = 0;
-	let end: BudgetEnd | undefined;
+	let attemptMs = attemptTimeoutMs(config.timeoutMs, config.totalTimeoutMs);
+	let stopped: BudgetEnd | undefined;
 	return {
 		requestConfig: {
-			timeout: Math.min(config.timeoutMs, config.totalTimeoutMs),
+			timeout: attemptMs,
+			signal: controller.signal,
 			'axios-retry': {
 				retryCondition(error) {
 					if (!isRetryable(error)) {
@@ -171,7 +191,7 @@ function startBudget(config: ResolvedConfig): {readonly requestConfig: AxiosRequ
 					backoffMs = retryDelay(retriesDone + 1, error);
 					if (backoffMs >= deadline - performance.now()) {
 						const retryAfter = parseRetryAfter(error.response?.headers['retry-after']) === undefined ? undefined : backoffMs;
-						end = {totalTimeoutMs: config.totalTimeoutMs, retryAfterMs: retryAfter};
+						stopped = {totalTimeoutMs: config.totalTimeoutMs, retryAfterMs: retryAfter, reached: false};
 						return false;
 					}
 
@@ -179,7 +199,8 @@ function startBudget(config: ResolvedConfig): {readonly requestConfig: AxiosRequ
 				},
 				retryDelay: () => backoffMs,
 				onRetry(retryCount, error, requestConfig) {
-					requestConfig.timeout = Math.max(1, Math.min(config.timeoutMs, Math.floor(deadline - performance.now() - backoffMs)));
+					attemptMs = attemptTimeoutMs(config.timeoutMs, deadline - performance.now() - backoffMs);
+					requestConfig.timeout = attemptMs;
 					log(
 						'token request attempt %d failed (%s); retrying in %d ms',
 						retryCount,
@@ -189,8 +210,22 @@ function startBudget(config: ResolvedConfig): {readonly requestConfig: AxiosRequ
 				},
 			},
 		},
-		end: () => end,
+		end(error) {
+			const code = (error as {code?: unknown} | null)?.code;
+			// The deadline aborted the request, or the last attempt timed out on what was left of the
+			// budget rather than on timeoutMs.
+			const reached = controller.signal.aborted || ((code === 'ECONNABORTED' || code === 'ETIMEDOUT') && attemptMs < config.timeoutMs);
+			return stopped ?? (reached ? {totalTimeoutMs: config.totalTimeoutMs, reached: true} : undefined);
+		},
+		done() {
+			clearTimeout(timer);
+		},
 	};
+}
+
+/** An attempt's timeout for axios: whole milliseconds, at least 1 (axios takes 0 for none). */
+function attemptTimeoutMs(timeoutMs: number, leftMs: number): number {
+	return Math.max(1, Math.ceil(Math.min(timeoutMs, leftMs)));
 }
 
 /** Checks a 2xx answer: a JSON object with a usable access_token, else the error that says why not. */

@@ -75,15 +75,29 @@ export function toTokenError(error: unknown, endpoint: string, redact: (text: st
 	const attempts = 1 + ((error.config?.['axios-retry'] as {retryCount?: number} | undefined)?.retryCount ?? 0);
 	const tries = attempts === 1 || budget !== undefined ? '' : ` after ${attempts} attempts`;
 	const last =
-		toTlsOrProxyError(error, endpoint, tries, redact) ??
-		(error.response === undefined ? toNetworkError(error, endpoint, tries, redact) : toAnswerError(error.response, tries, redact));
+		budget?.reached === true && error.code === 'ERR_CANCELED'
+			? new VibrantTokenError(`Token request to ${endpoint} timed out; the server did not answer in time.`)
+			: (toTlsOrProxyError(error, endpoint, tries, redact) ??
+				(error.response === undefined
+					? toNetworkError(error, endpoint, tries, redact, budget !== undefined)
+					: toAnswerError(error.response, tries, redact)));
 	return budget === undefined ? last : toBudgetError(last, endpoint, attempts, budget);
 }
 
-function toNetworkError(error: AxiosError, endpoint: string, tries: string, redact: (text: string) => string): VibrantTokenError {
+function toNetworkError(
+	error: AxiosError,
+	endpoint: string,
+	tries: string,
+	redact: (text: string) => string,
+	budgeted: boolean,
+): VibrantTokenError {
 	const cause = sanitisedCause(error, redact);
 	if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
-		return new VibrantTokenError(`Token request to ${endpoint} timed out${tries}; the server did not answer in time (timeoutMs).`, {cause});
+		// Within a spent budget the attempt may have had less than timeoutMs: the message names neither.
+		return new VibrantTokenError(
+			`Token request to ${endpoint} timed out${tries}; the server did not answer in time${budgeted ? '' : ' (timeoutMs)'}.`,
+			{cause},
+		);
 	}
 
 	if (error.code === 'ERR_BAD_RESPONSE' && error.message.includes('maxContentLength')) {
@@ -151,6 +165,8 @@ export type BudgetEnd = {
 	readonly totalTimeoutMs: number;
 	/** Set when the server's Retry-After was not waited for because less time than it was left. */
 	readonly retryAfterMs?: number | undefined;
+	/** The deadline itself came (`false`: the next back-off would have ended past it). */
+	readonly reached: boolean;
 };
 
 /** Says that the total budget ran out, names `totalTimeoutMs` and the attempts, then what the last one met. */
@@ -158,7 +174,7 @@ function toBudgetError(last: VibrantTokenError, endpoint: string, attempts: numb
 	const limit = `totalTimeoutMs (${budget.totalTimeoutMs} ms)`;
 	const why =
 		budget.retryAfterMs === undefined
-			? `the total time limit ${limit} was reached`
+			? `the total time limit ${limit} ${budget.reached ? 'was reached' : 'left no time for another attempt'}`
 			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than is left of the total time limit ${limit}`;
 	const {status, oauthError, oauthErrorDescription, cause} = last;
 	return new VibrantTokenError(

@@ -210,6 +210,24 @@ describe('the built package loads the parts most applications do not use on firs
 		}
 	});
 
+	test('a part loaded on first use after the module registry was reset uses the core that required it: instanceof still holds', async () => {
+		// As Jest's resetModules or a cleared require.cache do between an import and the first use.
+		const script = `
+			const pkg = require('vibrant-oauth2-client');
+			for (const file of Object.keys(require.cache)) {
+				if (file.includes('dist')) delete require.cache[file];
+			}
+			const client = new pkg.Client({clientId: 'a', clientSecret: 'b', tokenUrl: 'http://127.0.0.1:1/token', retries: 0});
+			let stored;
+			try { new pkg.RedisTokenStore({}); } catch (error) { stored = error; }
+			client.getToken().catch(error => {
+				console.log(JSON.stringify([error instanceof pkg.VibrantTokenError, error instanceof pkg.VibrantAuthError, stored instanceof pkg.VibrantConfigError]));
+			});
+		`;
+		const {stdout} = await run(['-e', script]);
+		expect(JSON.parse(stdout)).toEqual([true, true, true]);
+	});
+
 	test('each part loaded on first use is its own file, and the core holds none of them', async () => {
 		const core = await readFile(path.join(root, 'dist/cjs/index.js'), 'utf8');
 		// A string of each part's code: found in its file, not in the core.

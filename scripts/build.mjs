@@ -115,7 +115,8 @@ function lazyFile(name, coreFiles, needs, own) {
 				return {path: file};
 			});
 			builder.onLoad({filter: /.*/, namespace: 'core'}, args => ({
-				contents: `module.exports = require('./index.js').Client[Symbol.for(${JSON.stringify(internalsKey)})][${JSON.stringify(moduleName(args.path))}];`,
+				// The core that required this file (lib/lazy/stand-in.ts withCore), else the one index.js is now.
+				contents: `module.exports = (globalThis[Symbol.for('vibrant-oauth2-client.core')] ?? require('./index.js').Client[Symbol.for(${JSON.stringify(internalsKey)})])[${JSON.stringify(moduleName(args.path))}];`,
 				loader: 'js',
 			}));
 		},
@@ -163,8 +164,11 @@ await build({
 		contents: [
 			"export * from './index.ts';",
 			"import {Client} from './client.ts';",
+			"import {provideCore} from './lazy/stand-in.ts';",
 			...exposed.map((name, index) => `import * as module${index} from './${name}.ts';`),
-			`Object.defineProperty(Client, Symbol.for(${JSON.stringify(internalsKey)}), {value: Object.freeze({${exposed.map((name, index) => `${JSON.stringify(name)}: module${index}`).join(', ')}})});`,
+			`const modules = Object.freeze({${exposed.map((name, index) => `${JSON.stringify(name)}: module${index}`).join(', ')}});`,
+			'provideCore(modules);',
+			`Object.defineProperty(Client, Symbol.for(${JSON.stringify(internalsKey)}), {value: modules});`,
 		].join('\n'),
 		resolveDir: libDirectory,
 		sourcefile: 'core-entry.ts',

@@ -3,6 +3,38 @@
 // stand-in of the same name here instead: same export names and types, and a `require()` of the
 // real module's own file (dist/cjs/<name>.js) the first time one of them is used.
 
+let core: object | undefined;
+/** Where a lazy file finds the core that required it (scripts/build.mjs reads it there). */
+const coreKey = Symbol.for('vibrant-oauth2-client.core');
+
+/**
+ * Hands this copy of the core's modules to the lazy files it requires (the core entry calls it).
+ *
+ * @internal
+ */
+export function provideCore(modules: object): void {
+	core = modules;
+}
+
+/**
+ * Requires a lazy file with this copy of the core handed over: the file uses the modules (and
+ * so the error classes) of the core that required it, even when the module registry was reset
+ * in between (Jest's `resetModules`, a cleared `require.cache`) and `./index.js` would now be a new
+ * copy. `require` is synchronous, so no other require sees the handover.
+ *
+ * @internal
+ */
+export function withCore<T>(load: () => T): T {
+	const global = globalThis as Record<symbol, unknown>;
+	const previous = global[coreKey];
+	global[coreKey] = core;
+	try {
+		return load();
+	} finally {
+		global[coreKey] = previous;
+	}
+}
+
 /**
  * A function that requires its real implementation on its first call and forwards every call to
  * it (the loader caches the module; `get` is a property read).

@@ -1,11 +1,12 @@
 // The build's stand-in for lib/token-endpoint.ts in the core: the token request (and axios-retry
 // with it) is required on a client's first token request, not when the client is made (see
 // ./stand-in.ts).
+import {withCore} from './stand-in.js';
 import type * as Module from '../token-endpoint.js';
 
 let real: typeof Module | undefined;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use: dist/cjs/token-endpoint.js.
-const load = () => (real ??= require('../token-endpoint.js') as typeof Module);
+const load = () => (real ??= withCore(() => require('../token-endpoint.js') as typeof Module));
 
 type Fetcher = ReturnType<typeof Module.createTokenFetcher>;
 

@@ -2,6 +2,7 @@ import {performance} from 'node:perf_hooks';
 import {Client, withVibrantAuth, type VibrantFetch} from '../lib/index.js';
 import {type ApiServer, startApiServer} from './helpers/api-server.js';
 import {waitFor} from './helpers/deferred.js';
+import {listen} from './helpers/http-server.js';
 import {clientId, secret} from './helpers/secrets.js';
 import {startTokenServer, type TokenServer} from './helpers/token-server.js';
 
@@ -78,5 +79,35 @@ describe('withVibrantAuth and AbortSignal.timeout', () => {
 		expect(await (await patient).json()).toMatchObject({authorization: 'Bearer token-1'});
 		expect(tokens.requests).toHaveLength(1);
 		expect(api.calls.map(call => call.path)).toEqual(['/v1/b']);
+	});
+});
+
+describe('a discarded body that stalls', () => {
+	test('a 401 whose body stalls halfway is given up after 1 s, and the retry is sent', async () => {
+		let calls = 0;
+		const stalling = await listen((request, response) => {
+			calls++;
+			if (request.headers.authorization === 'Bearer token-1') {
+				// 100 bytes announced, 10 sent, then nothing: the connection stays open.
+				response.writeHead(401, {'Content-Type': 'text/plain', 'Content-Length': '100'});
+				response.write('0123456789');
+				return;
+			}
+
+			response.writeHead(200).end('ok');
+		});
+		try {
+			const client = new Client({clientId, clientSecret: secret, tokenUrl: tokens.url});
+			const wrapped = withVibrantAuth(fetch, {client, origins: [stalling.origin]});
+			const started = performance.now();
+			const response = await wrapped(`${stalling.origin}/a`);
+			expect(await response.text()).toBe('ok');
+			// The drain gives up after 1 s; without that limit the call would wait for ever.
+			expect(performance.now() - started).toBeLessThan(2500);
+			expect(calls).toBe(2);
+			expect(tokens.requests).toHaveLength(2);
+		} finally {
+			await stalling.close();
+		}
 	});
 });

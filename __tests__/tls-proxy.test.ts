@@ -333,6 +333,19 @@ describe('through a CONNECT proxy (HTTPS_PROXY)', () => {
 		expectNoSecretInBytes(tlsProxy.sent());
 	});
 
+	test("an https: proxy whose certificate is not trusted: the message blames the proxy's certificate, not the token endpoint's", async () => {
+		// No NODE_EXTRA_CA_CERTS: the proxy's certificate, from the test CA, cannot be verified.
+		const {result, tlsConnects, requests} = await counting(async () => child({HTTPS_PROXY: tlsProxy.url}).getToken(options(server.url())));
+		expect(result.ok).toBe(false);
+		expect(tlsConnects).toHaveLength(0);
+		expect(requests).toHaveLength(0);
+		expect(result.message).toMatch(
+			new RegExp(String.raw`^The certificate of the proxy ${tlsProxy.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} could not be verified \(`),
+		);
+		expect(result.message).not.toContain('token endpoint');
+		expectNoSecretIn(result);
+	});
+
 	test('proxy credentials in HTTPS_PROXY go on the CONNECT request only', async () => {
 		const expected = `Basic ${Buffer.from(`lab-user:${proxyPassword}`).toString('base64')}`;
 		proxy.behave({kind: 'tunnel', requireAuthorization: expected});

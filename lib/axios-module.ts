@@ -1,6 +1,5 @@
 import type {AxiosStatic} from 'axios';
 
-let axios: AxiosStatic | undefined;
 let pending: Promise<AxiosStatic> | undefined;
 let importAxios: (() => Promise<AxiosStatic>) | undefined;
 
@@ -9,18 +8,19 @@ let importAxios: (() => Promise<AxiosStatic>) | undefined;
  * entry imports, or else axios's CommonJS build, required. On first use, never at load: importing
  * axios from the ESM entry at load costs about 1.5 ms of every import, and an ES module application
  * that got axios's CommonJS build too would hold a second copy (about +1.3 MB of heap), whose
- * errors are not `instanceof` the application's.
+ * errors are not `instanceof` the application's. A failure is not kept: the next call tries again.
  *
  * @internal
  */
 export async function loadAxios(): Promise<AxiosStatic> {
-	if (axios === undefined) {
+	pending ??= (async () => {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily, and only when the ESM entry provided no axios.
-		pending ??= importAxios === undefined ? Promise.resolve(require('axios') as AxiosStatic) : importAxios();
-		axios = await pending;
-	}
-
-	return axios;
+		return importAxios === undefined ? (require('axios') as AxiosStatic) : importAxios();
+	})().catch((error: unknown) => {
+		pending = undefined;
+		throw error;
+	});
+	return pending;
 }
 
 /**

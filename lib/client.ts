@@ -27,7 +27,7 @@ export type GetTokenOptions = {
 	 * Ends the wait for a token (not the shared fetch) when it aborts: the call rejects with
 	 * `signal.reason`.
 	 */
-	readonly signal?: AbortSignal | undefined;
+	readonly signal?: AbortSignal | null | undefined;
 };
 
 /**
@@ -113,7 +113,8 @@ export class Client {
 	 * ```
 	 */
 	getToken(options?: GetTokenOptions): Promise<string> {
-		const signal = options?.signal;
+		// null as DOM APIs take it: no signal.
+		const signal = options?.signal ?? undefined;
 		if (signal !== undefined && !isAbortSignal(signal)) {
 			return Promise.reject(new VibrantConfigError('getToken: options.signal must be an AbortSignal.'));
 		}

@@ -59,6 +59,8 @@ const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 const maxRedirects = 20;
 // A discarded answer's body is read to its end, so its connection is reused, unless it is this long.
 const maxDrainBytes = 64 * 1024;
+// …or takes longer than this to arrive.
+const maxDrainMs = 1000;
 // The fetch standard's request-body-header names, dropped when a redirect turns a request into a GET.
 const requestBodyHeaders = ['content-encoding', 'content-language', 'content-location', 'content-type'];
 
@@ -139,7 +141,7 @@ export function withToken(headers: CallerHeaders, token: string): HeadersInit_ {
 }
 
 /**
- * Reads a discarded answer's body to its end (or cancels it past `maxDrainBytes`), so its connection is free.
+ * Reads a discarded answer's body to its end (or cancels it past `maxDrainBytes` or `maxDrainMs`), so its connection is free.
  *
  * @internal
  */
@@ -150,9 +152,22 @@ export async function release(response: Response): Promise<void> {
 	}
 
 	const reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+	// A server that stalls in the middle of a discarded body must not hold the request: past the
+	// limit the body is cancelled (its connection closed) instead of read.
+	let timer: NodeJS.Timeout | undefined;
+	const late = new Promise<'late'>(resolve => {
+		timer = setTimeout(resolve, maxDrainMs, 'late');
+	});
 	try {
 		for (let read = 0; read <= maxDrainBytes;) {
-			const chunk = await reader.read();
+			const reading = reader.read();
+			// Left behind when it is late: its failure then changes nothing either.
+			reading.catch(() => {});
+			const chunk = await Promise.race([reading, late]);
+			if (chunk === 'late') {
+				break;
+			}
+
 			if (chunk.done) {
 				return;
 			}
@@ -163,6 +178,8 @@ export async function release(response: Response): Promise<void> {
 		await reader.cancel();
 	} catch {
 		// A body that fails while it is discarded changes nothing.
+	} finally {
+		clearTimeout(timer);
 	}
 }
 

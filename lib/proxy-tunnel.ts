@@ -88,14 +88,14 @@ const poolOptions = new Set([
  * @internal
  */
 export class ProxyTunnelAgent extends https.Agent {
-	/** The proxy URL this agent was made for, credentials included: compare it, never print it. */
-	readonly proxyUrl: string;
+	/** The proxy URL this agent was made for, credentials included: private, so inspect() never shows it. */
+	readonly #proxyUrl: string;
 	readonly #proxy: {readonly secure: boolean; readonly host: string; readonly port: number; readonly origin: string};
 	readonly #authorization: string | undefined;
 
 	constructor(proxy: URL) {
 		super({keepAlive: false});
-		this.proxyUrl = proxy.href;
+		this.#proxyUrl = proxy.href;
 		const secure = proxy.protocol === 'https:';
 		const host = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
 		const port = Number(proxy.port) || (secure ? 443 : 80);
@@ -103,6 +103,11 @@ export class ProxyTunnelAgent extends https.Agent {
 		// As axios sent them: user name and password as written in the URL (percent-escapes and all).
 		this.#authorization =
 			proxy.username === '' ? undefined : `Basic ${Buffer.from(`${proxy.username}:${proxy.password}`).toString('base64')}`;
+	}
+
+	/** Whether this agent is the one for the proxy `href` (credentials included). */
+	isFor(href: string): boolean {
+		return this.#proxyUrl === href;
 	}
 
 	/** Called by Node's http client for each request made with this agent (as agent-base does it). */
@@ -329,7 +334,7 @@ export function tunnelAgentFor(url: URL): ProxyTunnelAgent | undefined {
 		return undefined;
 	}
 
-	if (lastAgent?.proxyUrl !== proxy.href) {
+	if (lastAgent?.isFor(proxy.href) !== true) {
 		lastAgent = new ProxyTunnelAgent(proxy);
 	}
 

@@ -7,7 +7,8 @@ import {type TokenStore, checkEncryptionKey, checkPositiveMilliseconds, defaultC
 export type RedisTokenStoreOptions = {
 	/**
 	 * The first part of every key name. Keys are `<prefix>:{<hash>}` for a token and
-	 * `<prefix>:{<hash>}:lock` for its fetch lock; the hash tag keeps both on one Cluster slot.
+	 * `<prefix>:{<hash>}:lock` for its fetch lock (the hash tag keeps both on one Cluster slot), and
+	 * `<prefix>:{<hash>.failed}` for the short-lived marker of a lock holder whose fetch failed.
 	 *
 	 * @default 'vibrant-oauth2-client'
 	 */

@@ -64,7 +64,7 @@ type Wait = {readonly started: number; readonly marker: string | undefined; poll
 export class SharedToken implements TokenSource {
 	readonly #store: GuardedStore;
 	readonly #slot: StoreSlot;
-	/** Where a failed holder tells the waiters (same hash as the entry: same Cluster slot). */
+	/** Where a failed holder tells the waiters: a key of its own, beside the entry's. */
 	readonly #markerKey: string;
 	readonly #fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>;
 	readonly #usableUntil: (token: CachedToken) => number;

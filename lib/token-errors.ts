@@ -269,12 +269,20 @@ export function toTlsOrProxyError(
 	const detail = `${code ?? ''}: ${excerpt(redact(error.message))}`;
 	const cause = sanitisedCause(error, redact);
 	const tokenUrl = new URL(endpoint);
+	const tunnel = tunnelOf(response === undefined ? error.request : response.request);
+	if (tunnel?.stage === 'connect' && (code === hostNameMismatchCode || (code !== undefined && certificateErrorCodes.has(code)))) {
+		// Still talking to an https: proxy: its certificate failed, not the token endpoint's.
+		return new VibrantTokenError(
+			`The certificate of the proxy ${tunnel.proxy} could not be verified${tries} (${detail}). Check the host name in HTTPS_PROXY against the proxy's certificate, and trust a private CA that issued it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; do not turn verification off.`,
+			{cause},
+		);
+	}
+
 	const certificate = toCertificateError(code, endpoint, tokenUrl, detail, cause);
 	if (certificate !== undefined) {
 		return certificate;
 	}
 
-	const tunnel = tunnelOf(response === undefined ? error.request : response.request);
 	if (tokenUrl.protocol !== 'https:' || tunnel === undefined) {
 		return undefined;
 	}

@@ -28,17 +28,13 @@ const retryableNetworkCodes = new Set([
 
 /**
  * The longest one token request can take: `totalTimeoutMs`, or less when every attempt timing out,
- * with the longest back-off between them, ends sooner.
+ * with the longest wait before each retry (a server's Retry-After of up to 30 s), ends sooner.
  *
  * @internal
  */
 export function longestFetchMs(config: {readonly timeoutMs: number; readonly retries: number; readonly totalTimeoutMs: number}): number {
-	let total = config.timeoutMs * (config.retries + 1);
-	for (let retry = 1; retry <= config.retries; retry++) {
-		total += Math.min(maxBackoffMs, baseBackoffMs * 2 ** (retry - 1));
-	}
-
-	return Math.min(total, config.totalTimeoutMs);
+	const longestWaitMs = Math.max(maxBackoffMs, maxRetryAfterMs);
+	return Math.min(config.timeoutMs * (config.retries + 1) + longestWaitMs * config.retries, config.totalTimeoutMs);
 }
 
 /**

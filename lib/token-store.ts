@@ -12,9 +12,11 @@ import {CachedToken} from './token.js';
  * for another process's token, and treats any rejection, or an answer slower than
  * `commandTimeoutMs`, as a miss. A store's methods therefore only move strings:
  *
- * - `key` names one token entry. The client makes it from a hash of everything that distinguishes
- *   a token; it holds no secret and no token. A store may add a prefix, and keeps the lock of an
- *   entry under a name of its own, derived from `key`.
+ * - `key` names one entry. The client makes it from a hash of everything that distinguishes a
+ *   token; it holds no secret and no token. Besides the token's entry the client writes one more,
+ *   under `key` + `.failed`: a short-lived marker that a lock holder's fetch failed (a random id,
+ *   nothing else). A store may add a prefix, and keeps the lock of an entry under a name of its
+ *   own, derived from `key`.
  * - Every write has a time to live: an entry must be gone after `ttlMs`, a lock after its `ttlMs`.
  *
  * The README shows a complete store of your own, and what each method must guarantee.

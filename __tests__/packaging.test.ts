@@ -28,7 +28,8 @@ describe('the built package', () => {
 			'const m = await import("vibrant-oauth2-client"); console.log(JSON.stringify(Object.keys(m).sort()))',
 		]);
 		expect(JSON.parse(required.stdout)).toEqual(names);
-		expect(JSON.parse(imported.stdout)).toEqual(names);
+		// \`import\` loads CommonJS (one implementation), and Node adds the module object as \`default\`.
+		expect(JSON.parse(imported.stdout)).toEqual([...names, 'default'].sort());
 	});
 
 	test('require() and import load one implementation: instanceof holds across them', async () => {
@@ -87,6 +88,28 @@ describe('the built package', () => {
 			`;
 			const {stdout} = await run(['--input-type=module', '-e', script]);
 			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED', []]);
+		} finally {
+			await tokens.close();
+		}
+	});
+
+	test("a CommonJS application that required axios: a request that waits for its token within a timeout fails with that axios's own error", async () => {
+		// One file serves import and require: the copy of axios that the application holds is found at first use.
+		const tokens = await startTokenServer();
+		tokens.reply('hang');
+		try {
+			const script = `
+				const axios = require('axios');
+				const {Client, attachVibrantAuth} = require('vibrant-oauth2-client');
+				const client = new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
+				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
+				api.get('/api', {timeout: 100}).catch(error => {
+					console.log(JSON.stringify([error instanceof axios.AxiosError, error.code]));
+					process.exit(0);
+				});
+			`;
+			const {stdout} = await run(['-e', script]);
+			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED']);
 		} finally {
 			await tokens.close();
 		}
@@ -171,7 +194,7 @@ describe('the built package loads the parts most applications do not use on firs
 		expect(steps['afterFetch']).toContain('dist/cjs/fetch.js');
 	};
 
-	test('require(): only dist/cjs/index.js loads; the store, fetch and the token request (axios-retry) load on first use and work', async () => {
+	test('require(): only dist/cjs/index.js and the core load; the store, fetch and the token request (axios-retry) load on first use and work', async () => {
 		const tokens = await startTokenServer();
 		tokens.reply({status: 503}, tokenReply);
 		try {
@@ -182,7 +205,7 @@ describe('the built package loads the parts most applications do not use on firs
 				(async () => { ${firstUses(tokens.url)} })().catch(error => { console.error(error); process.exitCode = 1; });
 			`;
 			const {stdout} = await run(['-e', script]);
-			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/index.js']);
+			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/core.js', 'dist/cjs/index.js']);
 			// The 503, then the token: axios-retry retried.
 			expect(tokens.requests).toHaveLength(2);
 		} finally {
@@ -190,7 +213,7 @@ describe('the built package loads the parts most applications do not use on firs
 		}
 	});
 
-	test('import: only the ESM entry and dist/cjs/index.js load; the store, fetch and the token request load on first use and work', async () => {
+	test('import: only dist/cjs/index.js and the core load; the store, fetch and the token request load on first use and work', async () => {
 		const tokens = await startTokenServer();
 		tokens.reply({status: 503}, tokenReply);
 		try {
@@ -203,7 +226,7 @@ describe('the built package loads the parts most applications do not use on firs
 				${firstUses(tokens.url)}
 			`;
 			const {stdout} = await run(['--input-type=module', '-e', script]);
-			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/implementation.js', 'dist/cjs/index.js']);
+			expectFirstUses(JSON.parse(stdout) as Record<string, unknown>, ['dist/cjs/core.js', 'dist/cjs/index.js']);
 			expect(tokens.requests).toHaveLength(2);
 		} finally {
 			await tokens.close();
@@ -229,7 +252,7 @@ describe('the built package loads the parts most applications do not use on firs
 	});
 
 	test('each part loaded on first use is its own file, and the core holds none of them', async () => {
-		const core = await readFile(path.join(root, 'dist/cjs/index.js'), 'utf8');
+		const core = await readFile(path.join(root, 'dist/cjs/core.js'), 'utf8');
 		// A string of each part's code: found in its file, not in the core.
 		for (const [file, marker] of [
 			['redis-store.js', 'RedisTokenStore needs a Redis client'],

@@ -15,7 +15,7 @@ import http from 'node:http';
 import {performance} from 'node:perf_hooks';
 import axios from 'axios';
 import {Redis} from 'ioredis';
-import {Client, RedisTokenStore, attachVibrantAuth} from '../dist/esm/index.js';
+import {Client, RedisTokenStore, attachVibrantAuth} from 'vibrant-oauth2-client';
 import {failureKind} from '../harness/figures.cjs';
 import {serve} from '../harness/rpc.cjs';
 import {paced} from '../harness/wait.cjs';

@@ -100,7 +100,7 @@ async function runBench() {
 		quick,
 		plan,
 		setup: {
-			workers: `${processes} child processes, each loading dist/esm and one ioredis client (default options) to the same redis-server; a new Client and axios instance (keep-alive agent) per scenario and contender`,
+			workers: `${processes} child processes, each importing the package (ESM) and one ioredis client (default options) to the same redis-server; a new Client and axios instance (keep-alive agent) per scenario and contender`,
 			store:
 				'new RedisTokenStore(redis, {prefix}) with its defaults (commandTimeoutMs 500, lockTtlMs 5000); Redis flushed before each contender',
 			waited: `a request "waited" when the time from its instance.get() call to the moment it reached axios's HTTP adapter (after every request interceptor: the wait for a token) was ≥ ${waitedThresholdMs} ms`,

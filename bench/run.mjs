@@ -18,7 +18,7 @@ import {fileURLToPath} from 'node:url';
 import axios from 'axios';
 import {createAuthRefreshInterceptor} from 'axios-auth-refresh';
 import {OAuth2Client, OAuth2Fetch} from '@badgateway/oauth2-client';
-import {Client, attachVibrantAuth, withVibrantAuth} from '../dist/esm/index.js';
+import {Client, attachVibrantAuth, withVibrantAuth} from 'vibrant-oauth2-client';
 import {countBy, failureKind, median, quantile, round, table} from '../harness/figures.cjs';
 import {observeChannels} from '../harness/observe-channels.cjs';
 import {forkChild} from '../harness/rpc.cjs';

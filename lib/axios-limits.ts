@@ -65,7 +65,7 @@ async function waitWithin(config: InternalAxiosRequestConfig, cache: TokenCache,
 		return cache.get();
 	}
 
-	// axios's own errors, of the application's axios (the ESM entry imports it on first use).
+	// axios's own errors, of the application's copy of axios (loaded on first use).
 	const axios = await loadAxios();
 	// One signal for the cache's one abortable wait, aborted by whichever limit comes first.
 	const controller = new AbortController();

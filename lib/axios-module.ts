@@ -1,22 +1,18 @@
 import type {AxiosStatic} from 'axios';
 
 let pending: Promise<AxiosStatic> | undefined;
-let importAxios: (() => Promise<AxiosStatic>) | undefined;
 
 /**
- * The axios this package uses for the token request and for axios's own errors: the one the ESM
- * entry imports, or else axios's CommonJS build, required. On first use, never at load: importing
- * axios from the ESM entry at load costs about 1.5 ms of every import, and an ES module application
- * that got axios's CommonJS build too would hold a second copy (about +1.3 MB of heap), whose
- * errors are not `instanceof` the application's. A failure is not kept: the next call tries again.
+ * The axios this package uses for the token request and for axios's own errors: the application's
+ * copy. On first use, never at load (resolving axios at load cost about 1.5 ms of every import). An
+ * ES module application that got axios's CommonJS build too would hold a second copy (about +1.3 MB
+ * of heap), whose errors are not `instanceof` the application's. A failure is not kept: the next
+ * call tries again.
  *
  * @internal
  */
 export async function loadAxios(): Promise<AxiosStatic> {
-	pending ??= (async () => {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily, and only when the ESM entry provided no axios.
-		return importAxios === undefined ? (require('axios') as AxiosStatic) : importAxios();
-	})().catch((error: unknown) => {
+	pending ??= applicationAxios().catch((error: unknown) => {
 		pending = undefined;
 		throw error;
 	});
@@ -24,21 +20,35 @@ export async function loadAxios(): Promise<AxiosStatic> {
 }
 
 /**
- * Hands over how the ESM entry imports axios (the first one provided stays).
- *
- * @internal
+ * axios's CommonJS build when the application has required it already; else what `import('axios')`
+ * gives (axios's ES module build, which an ES module application has loaded, or the module a
+ * bundler made of axios); else, where this module system cannot import (a default Jest setup), the
+ * CommonJS build. One file serves `import` and `require`, so which one loaded this package says
+ * nothing here.
  */
-export function provideAxios(importer: () => Promise<AxiosStatic>): void {
-	importAxios ??= importer;
+async function applicationAxios(): Promise<AxiosStatic> {
+	/* eslint-disable @typescript-eslint/no-require-imports -- lazily, and only when no other copy is the application's. */
+	if (commonJsAxiosLoaded()) {
+		return require('axios') as AxiosStatic;
+	}
+
+	try {
+		// The same API under axios's ESM typings, which TypeScript holds apart from its CommonJS ones.
+		return (await import('axios')).default as unknown as AxiosStatic;
+	} catch {
+		return require('axios') as AxiosStatic;
+	}
+	/* eslint-enable @typescript-eslint/no-require-imports */
 }
 
-/**
- * Where the ESM entry finds {@link provideAxios}: a symbol on `Client`, so that no export name is
- * added for it.
- *
- * @internal
- */
-export const provideAxiosKey = Symbol.for('vibrant-oauth2-client.provideAxios');
+function commonJsAxiosLoaded(): boolean {
+	try {
+		// A bundle may have no require.resolve, or no require.cache.
+		return require.cache[require.resolve('axios')] !== undefined;
+	} catch {
+		return false;
+	}
+}
 
 /**
  * Whether a value is an error of axios (of any copy of it): axios's own test.

@@ -1,4 +1,7 @@
 import type {AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig} from 'axios';
+// The same instance under axios's ES module typings, which TypeScript holds apart from the CommonJS
+// ones: an ES module program passes that one (this package's declarations are CommonJS, like its code).
+import type {AxiosInstance as EsmAxiosInstance} from 'axios' with {'resolution-mode': 'import'};
 import type {Client} from './client.js';
 import {shortenTimeout, timeoutOf, tokenWithinLimits} from './axios-limits.js';
 import {authorizationKey, isReplayable, resolveRequestAuth, retriesUnauthorized} from './request-auth.js';
@@ -93,12 +96,17 @@ const attachments = new WeakMap<object, {request: readonly number[]; response: n
  * const response = await api.get("/some-endpoint");
  * ```
  */
-export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options: AttachOptions = {}): T {
+export function attachVibrantAuth<T extends AxiosInstance | EsmAxiosInstance>(instance: T, options: AttachOptions = {}): T {
+	attach(instance as AxiosInstance, options);
+	return instance;
+}
+
+function attach(instance: AxiosInstance, options: AttachOptions): void {
 	const {cache, isAllowed} = resolveRequestAuth(options, 'attachVibrantAuth', {
 		url: instance.defaults.baseURL,
 		setting: 'instance.defaults.baseURL',
 	});
-	detachVibrantAuth(instance);
+	detach(instance);
 	const attachment: Attachment = {instance, cache, isAllowed, beforeRedirect: stripForeignAuthorization(isAllowed)};
 
 	// Two request interceptors, of which axios runs one per request (it asks runWhen first, in the
@@ -129,7 +137,6 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
 	});
 	const response = instance.interceptors.response.use(undefined, async (error: unknown) => retryOnUnauthorized(error, attachment));
 	attachments.set(instance, {request: [cold, warm], response});
-	return instance;
 }
 
 /**
@@ -137,7 +144,11 @@ export function attachVibrantAuth<T extends AxiosInstance>(instance: T, options:
  *
  * @param instance - the instance given to `attachVibrantAuth`.
  */
-export function detachVibrantAuth(instance: AxiosInstance): void {
+export function detachVibrantAuth(instance: AxiosInstance | EsmAxiosInstance): void {
+	detach(instance as AxiosInstance);
+}
+
+function detach(instance: AxiosInstance): void {
 	const ids = attachments.get(instance);
 	if (ids !== undefined) {
 		for (const id of ids.request) {

@@ -12,10 +12,3 @@ export type {AttachOptions} from './axios.js';
 export type {StoreEventMessage, TokenRequestReason, TokenRequestTrace, UnauthorizedMessage} from './diagnostics.js';
 export {withVibrantAuth} from './fetch.js';
 export type {FetchFunction, VibrantFetch, VibrantRequestInit, WithVibrantAuthOptions} from './fetch.js';
-
-// The ESM entry (dist/esm/index.js) hands over the axios the application imported, so that an ES
-// module application loads one copy of axios; a symbol, not an export name.
-import {provideAxios, provideAxiosKey} from './axios-module.js';
-import {Client as ClientClass} from './client.js';
-
-Object.defineProperty(ClientClass, provideAxiosKey, {value: provideAxios});

@@ -1,15 +1,15 @@
-// Builds dist/: one CommonJS implementation (with the ESM-only p-memoize bundled in, so that
-// `require` and a default Jest setup never reach ESM), a thin ESM wrapper that re-exports it (one
-// implementation: no dual-package hazard), and declarations for each module system.
+// Builds dist/cjs: one CommonJS implementation (with the ESM-only p-memoize bundled in, so that
+// `require` and a default Jest setup never reach ESM), which `import` and `require` both load (one
+// implementation, no dual-package hazard), and its declarations.
 //
-// A cheap import: the implementation is the core (dist/cjs/index.js: what `Client` and
+// A cheap import: the entry (dist/cjs/index.js) names each export of the core (dist/cjs/core.js: what `Client` and
 // `attachVibrantAuth` need) plus one file per module that loads on first use (dist/cjs/<name>.js,
 // listed in `lazy`). In the core, every import of such a module is given its stand-in
 // (lib/lazy/<name>.ts: the same names, which require the real file when first used); in the file
 // of such a module, every import of a core module reads the core's own module (through
 // `internalsKey` on Client), so that each module exists once, whichever file needs it.
 import {execFileSync} from 'node:child_process';
-import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 import {build} from 'esbuild';
@@ -115,8 +115,8 @@ function lazyFile(name, coreFiles, needs, own) {
 				return {path: file};
 			});
 			builder.onLoad({filter: /.*/, namespace: 'core'}, args => ({
-				// The core that required this file (lib/lazy/stand-in.ts withCore), else the one index.js is now.
-				contents: `module.exports = (globalThis[Symbol.for('vibrant-oauth2-client.core')] ?? require('./index.js').Client[Symbol.for(${JSON.stringify(internalsKey)})])[${JSON.stringify(moduleName(args.path))}];`,
+				// The core that required this file (lib/lazy/stand-in.ts withCore), else the one core.js is now.
+				contents: `module.exports = (globalThis[Symbol.for('vibrant-oauth2-client.core')] ?? require('./core.js').Client[Symbol.for(${JSON.stringify(internalsKey)})])[${JSON.stringify(moduleName(args.path))}];`,
 				loader: 'js',
 			}));
 		},
@@ -130,7 +130,7 @@ const firstCore = await build({
 	plugins: [core],
 	write: false,
 	metafile: true,
-	outfile: 'dist/cjs/index.js',
+	outfile: 'dist/cjs/core.js',
 });
 const coreFiles = new Set(Object.keys(firstCore.metafile.inputs).map(file => path.resolve(file)));
 
@@ -175,49 +175,45 @@ await build({
 		loader: 'ts',
 	},
 	plugins: [core],
-	outfile: 'dist/cjs/index.js',
+	outfile: 'dist/cjs/core.js',
 });
 
 // The bin runs in its own process: a copy of the code it needs is no hazard there.
 await build({...common, entryPoints: ['lib/cli.ts'], outfile: 'dist/cjs/cli.js'});
 
-// The ESM wrapper lists the names the CommonJS build exports.
-const names = Object.keys(require('../dist/cjs/index.js')).sort();
-// What the ESM wrapper imports. Node scans each CommonJS module that an ES module imports for its
-// export names (cjs-module-lexer, in JavaScript): for the whole of index.js, that scan cost more
-// than loading it. The ESM wrapper needs only the default export.
+// The entry, for `import` and `require` alike. Node scans a CommonJS module that an ES module
+// imports for its export names (cjs-module-lexer): this file names each export as `exports.X = …`,
+// which the scan finds, and it is short (the scan of the core itself cost more than loading it).
+// CommonJS for `import` too: Node loads an ES module entry about 2 ms slower (one more module to
+// compile and link, and the scan of the CommonJS module it imports).
+const names = Object.keys(require('../dist/cjs/core.js')).sort();
 writeFileSync(
-	'dist/cjs/implementation.js',
+	'dist/cjs/index.js',
 	[
 		"'use strict';",
-		'// What dist/esm/index.js imports: the implementation, index.js, as the default export. Node scans',
-		'// the CommonJS modules that an ES module imports for export names; this one is two lines long.',
-		"const implementation = require('./index.js');",
-		'module.exports = implementation;',
+		'// The entry of `import` and `require`: the core, each export named so that Node finds it from ESM.',
+		"const core = require('./core.js');",
 		'',
-	].join('\n'),
-);
-mkdirSync('dist/esm', {recursive: true});
-writeFileSync('dist/esm/package.json', '{"type": "module"}\n');
-// It hands the implementation the way to the axios of the ESM world, which the application has
-// loaded already: otherwise the implementation's require('axios') would load axios's CommonJS build
-// as a second copy. On first use, not at import: resolving axios from here costs about 1.5 ms.
-writeFileSync(
-	'dist/esm/index.js',
-	[
-		"import implementation from '../cjs/implementation.js';",
-		'',
-		"implementation.Client[Symbol.for('vibrant-oauth2-client.provideAxios')](async () => (await import('axios')).default);",
-		'',
-		`export const {${names.join(', ')}} = implementation;`,
+		...names.map(name => `exports.${name} = core.${name};`),
 		'',
 	].join('\n'),
 );
 
-// The same declarations twice: under dist/esm they are read as ESM, so that `declare module
-// 'axios'` augments the ESM typings of axios there and the CommonJS ones under dist/cjs.
-for (const directory of ['dist/cjs', 'dist/esm']) {
-	execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--declarationDir', directory], {stdio: 'inherit'});
-	// The stand-ins are internal (their declarations are empty) and no declaration refers to them.
-	rmSync(path.join(directory, 'lazy'), {recursive: true, force: true});
+// One set of declarations, CommonJS like the code. `declare module 'axios'` in axios.d.ts augments
+// the CommonJS typings of axios (index.d.cts), which a CommonJS program loads; an ES module program
+// loads axios's ESM typings (index.d.ts), which axios-esm.d.mts augments: an ES module file, so
+// 'axios' there resolves to them.
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--declarationDir', 'dist/cjs'], {stdio: 'inherit'});
+// The stand-ins are internal (their declarations are empty) and no declaration refers to them.
+rmSync(path.join('dist/cjs', 'lazy'), {recursive: true, force: true});
+const augmentation = readFileSync('dist/cjs/axios.d.ts', 'utf8').match(/^declare module 'axios' \{\n[^]*?\n\}\n/m);
+if (augmentation === null) {
+	throw new Error("dist/cjs/axios.d.ts: no `declare module 'axios' {…}` block found to copy into axios-esm.d.mts");
 }
+
+writeFileSync(
+	'dist/cjs/axios-esm.d.mts',
+	['// The augmentation of axios.d.ts, for the ESM typings of axios (see scripts/build.mjs).', 'export {};', augmentation[0]].join('\n'),
+);
+const indexTypes = 'dist/cjs/index.d.ts';
+writeFileSync(indexTypes, `/// <reference path="./axios-esm.d.mts" />\n${readFileSync(indexTypes, 'utf8')}`);

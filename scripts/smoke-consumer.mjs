@@ -486,7 +486,7 @@ export {token, unauthenticated, flag, wrong, wire, expired, describe};
 
 // Each mode is its own program, so one mode's resolution cannot lend its augmentation to another.
 // A row: the check's label, the program's file, module, moduleResolution, and the axios
-// declarations the program itself resolves (the consumer's \`@ts-expect-error\` proves that the
+// declarations the program itself resolves (the consumer's `@ts-expect-error` proves that the
 // vibrantAuth augmentation reached them). The package's declarations are CommonJS, like its code,
 // in every mode; axios-esm.d.mts augments axios's ESM declarations.
 const tsModes = [

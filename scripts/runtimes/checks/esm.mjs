@@ -6,8 +6,10 @@ import {check, main, settings} from './common.mjs';
 const {exportedNames} = settings;
 
 await main(async () => {
+	// `import` loads CommonJS (one implementation): Node adds the module object as `default`, and
+	// Node 24+ and Deno also as 'module.exports'.
 	const names = Object.keys(esm)
-		.filter(name => name !== 'default')
+		.filter(name => name !== 'default' && name !== 'module.exports')
 		.sort();
 	check(JSON.stringify(names) === JSON.stringify(exportedNames), `import gives ${names.join(', ')}`);
 	const cjs = createRequire(import.meta.url)('vibrant-oauth2-client');

@@ -1,4 +1,5 @@
-import {Client, VibrantTokenError, type ClientOptions} from '../lib/index.js';
+import axios from 'axios';
+import {Client, VibrantTokenError, attachVibrantAuth, type ClientOptions} from '../lib/index.js';
 import {waitFor} from './helpers/deferred.js';
 import {type MemoryStore, memoryStore} from './helpers/memory-store.js';
 import {startTokenServer, type TokenServer} from './helpers/token-server.js';
@@ -99,6 +100,78 @@ describe('waiting on the lock holder', () => {
 		expect(await holding).toBe('Bearer token-1');
 		expect(await waiter.getToken()).toBe('Bearer token-1');
 		expect(tokens.requests).toHaveLength(1);
+	});
+});
+
+describe('waiting on the fleet counts against totalTimeoutMs', () => {
+	// The holder is alive (it renews its lock) and its token request hangs; the waiter's limit is
+	// 800 ms. Waiting on until its wait limit (its own longest fetch + lockTtlMs, 5.8 s here) and then
+	// fetching for itself would take the waiter past 5.8 s.
+	const totalTimeoutMs = 800;
+	const waitingOn = async (store: MemoryStore) => {
+		const release = tokens.hold();
+		const holder = processOf(store, {timeoutMs: 10_000, totalTimeoutMs: 10_000});
+		const holding = holder.getToken();
+		await waitFor(() => tokens.requests.length === 1);
+		return {holding, release};
+	};
+
+	test('getToken(): a waiter behind a holder whose request hangs gives up at totalTimeoutMs, without a request of its own', async () => {
+		const store = memoryStore();
+		const {holding, release} = await waitingOn(store);
+		const started = performance.now();
+		const error = (await processOf(store, {totalTimeoutMs})
+			.getToken()
+			.catch((error: unknown) => error)) as VibrantTokenError;
+		const elapsed = performance.now() - started;
+		expect(error).toBeInstanceOf(VibrantTokenError);
+		expect(error.message).toMatch(
+			/^Token request to http:\/\/127\.0\.0\.1:\d+\/v1\/oauth2\/token not sent: the total time limit totalTimeoutMs \(800 ms\) went by waiting for another process's token request \(\d+ ms\)\.$/,
+		);
+		expect(elapsed).toBeGreaterThanOrEqual(totalTimeoutMs - 5);
+		expect(elapsed).toBeLessThan(1500);
+		expect(tokens.requests).toHaveLength(1);
+		release();
+		expect(await holding).toBe('Bearer token-1');
+	});
+
+	test('a waiter whose holder failed fetches with what is left of totalTimeoutMs, and its error says how much went by waiting', async () => {
+		// The holder's request fails after 300 ms; the waiter's own request hangs.
+		tokens.reply({status: 503, body: {error: 'temporarily_unavailable'}, delayMs: 300}, 'hang');
+		const store = memoryStore();
+		const holding = processOf(store, {timeoutMs: 10_000, totalTimeoutMs: 10_000})
+			.getToken()
+			.catch((error: unknown) => error);
+		await waitFor(() => tokens.requests.length === 1);
+		const started = performance.now();
+		const error = (await processOf(store, {timeoutMs: 10_000, totalTimeoutMs})
+			.getToken()
+			.catch((error: unknown) => error)) as VibrantTokenError;
+		const elapsed = performance.now() - started;
+		expect(await holding).toBeInstanceOf(VibrantTokenError);
+		expect(error).toBeInstanceOf(VibrantTokenError);
+		expect(error.message).toMatch(
+			/gave up after 1 attempt: the total time limit totalTimeoutMs \(800 ms\) was reached \((2|3)\d\d ms of it went by waiting for another process's token request\)\. Last attempt: /,
+		);
+		expect(elapsed).toBeGreaterThanOrEqual(totalTimeoutMs - 5);
+		expect(elapsed).toBeLessThan(1500);
+		expect(tokens.requests).toHaveLength(2);
+	});
+
+	test('axios with no timeout (timeout: 0): the token wait behind such a holder ends at totalTimeoutMs; nothing is sent', async () => {
+		const store = memoryStore();
+		const {holding, release} = await waitingOn(store);
+		const client = processOf(store, {totalTimeoutMs});
+		const api = attachVibrantAuth(axios.create({baseURL: tokens.origin}), {client, origins: [tokens.origin]});
+		const started = performance.now();
+		const error: unknown = await api.get('/api/data').catch((error: unknown) => error);
+		expect(error).toBeInstanceOf(VibrantTokenError);
+		expect((error as VibrantTokenError).message).toContain('went by waiting for another process');
+		expect(performance.now() - started).toBeLessThan(1500);
+		// The holder's token request only: no API call, no token request of the waiter.
+		expect(tokens.requests.map(request => request.path)).toEqual(['/v1/oauth2/token']);
+		release();
+		expect(await holding).toBe('Bearer token-1');
 	});
 });
 

@@ -157,7 +157,8 @@ function tokenSource(
 	const fetchToken = createTokenFetcher(config, now);
 	// The channels name the endpoint without its query (it may carry something private).
 	const identity = {tokenUrl: `${config.tokenUrl.origin}${config.tokenUrl.pathname}`, clientId: config.clientId, scope: config.scope};
-	const fetchTraced = async (reason: TokenRequestReason) => traceTokenRequest(identity, reason, async () => (await fetchToken()).token);
+	const fetchTraced = async (reason: TokenRequestReason, waitedMs?: number) =>
+		traceTokenRequest(identity, reason, async () => (await fetchToken(waitedMs)).token);
 	const {store} = config;
 	if (store === undefined) {
 		return fetchingSource(fetchTraced);
@@ -169,6 +170,7 @@ function tokenSource(
 		fetchToken: fetchTraced,
 		usableUntil: token => usableUntil(token, config.expiryBufferSeconds),
 		fetchBudgetMs: longestFetchMs(config),
+		totalTimeoutMs: config.totalTimeoutMs,
 		identity,
 		now,
 	});

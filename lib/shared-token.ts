@@ -30,12 +30,17 @@ export type StoreEvent =
 export type SharedTokenOptions = {
 	readonly store: TokenStore;
 	readonly slot: StoreSlot;
-	/** One fetch from the token endpoint, never cached. */
-	readonly fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>;
+	/**
+	 * One fetch from the token endpoint, never cached. `waitedMs`: what this process already spent
+	 * waiting for the fleet, which counts against `totalTimeoutMs`.
+	 */
+	readonly fetchToken: (reason: TokenRequestReason, waitedMs: number) => Promise<CachedToken>;
 	/** When a token stops being usable (the round-1 rules, with this client's buffer). */
 	readonly usableUntil: (token: CachedToken) => number;
 	/** The longest one fetch of this client can take, its timeouts, retries and back-offs included. */
 	readonly fetchBudgetMs: number;
+	/** The longest one `obtain` may take, store commands and waits included (but for the final write). */
+	readonly totalTimeoutMs: number;
 	readonly now?: () => number;
 	/** Who this client is, for the store channel's messages. */
 	readonly identity: Identity;
@@ -66,9 +71,10 @@ export class SharedToken implements TokenSource {
 	readonly #slot: StoreSlot;
 	/** Where a failed holder tells the waiters: a key of its own, beside the entry's. */
 	readonly #markerKey: string;
-	readonly #fetchToken: (reason: TokenRequestReason) => Promise<CachedToken>;
+	readonly #fetchToken: (reason: TokenRequestReason, waitedMs: number) => Promise<CachedToken>;
 	readonly #usableUntil: (token: CachedToken) => number;
 	readonly #waitLimitMs: number;
+	readonly #totalTimeoutMs: number;
 	readonly #lockTtlMs: number;
 	readonly #now: () => number;
 	readonly #identity: Identity;
@@ -81,6 +87,8 @@ export class SharedToken implements TokenSource {
 		this.#lockTtlMs = options.store.lockTtlMs ?? defaultLockTtlMs;
 		// SPEC: waiting on another process costs at most what one's own fetch would, plus lockTtlMs.
 		this.#waitLimitMs = options.fetchBudgetMs + this.#lockTtlMs;
+		// …and waiting counts against totalTimeoutMs, like the fetch that may follow it.
+		this.#totalTimeoutMs = options.totalTimeoutMs;
 		this.#now = options.now ?? Date.now;
 		this.#identity = options.identity;
 		this.#store = new GuardedStore(options.store, {
@@ -97,16 +105,18 @@ export class SharedToken implements TokenSource {
 
 	/** A token for this process: adopted from the store, fetched under the fleet's lock, or waited for. */
 	async obtain(need: TokenNeed): Promise<Obtained> {
+		// From here on, store commands and waits count against totalTimeoutMs.
+		const since = this.#now();
 		if (need.reason === 'cleared') {
-			return this.#replace(need);
+			return this.#replace(need, since);
 		}
 
 		const found = await this.#adopt(need);
 		if (found === failed) {
-			return this.#fetchAlone(need);
+			return this.#fetchAlone(need, since);
 		}
 
-		return found ?? this.#lockOrWait(need);
+		return found ?? this.#lockOrWait(need, since);
 	}
 
 	/**
@@ -124,20 +134,23 @@ export class SharedToken implements TokenSource {
 	 * cleared token goes first (compare-and-delete), so no process adopts it meanwhile; the new token
 	 * replaces it.
 	 */
-	async #replace(need: TokenNeed): Promise<Obtained> {
+	async #replace(need: TokenNeed, since: number): Promise<Obtained> {
 		const cleared = need.replaced?.sealed;
 		if (cleared !== undefined) {
 			await this.#store.delete(this.#slot.key, cleared);
 		}
 
-		return this.#fetchAndShare(need);
+		return this.#fetchAndShare(need, since);
 	}
 
-	/** Takes the fleet's lock and fetches, or waits for the holder's token until it comes, the holder fails, or the wait limit. */
-	async #lockOrWait(need: TokenNeed): Promise<Obtained> {
+	/**
+	 * Takes the fleet's lock and fetches, or waits for the holder's token until it comes, the holder
+	 * fails, or the wait limit (or totalTimeoutMs since `obtain` began) is reached.
+	 */
+	async #lockOrWait(need: TokenNeed, since: number): Promise<Obtained> {
 		const marker = await this.#store.get(this.#markerKey);
 		if (marker === failed) {
-			return this.#fetchAlone(need);
+			return this.#fetchAlone(need, since);
 		}
 
 		const wait: Wait = {started: this.#now(), marker, poll: firstPollMs, waited: false};
@@ -145,24 +158,25 @@ export class SharedToken implements TokenSource {
 			const owner = randomUUID();
 			const locked = await this.#store.lock(this.#slot.key, owner, this.#lockTtlMs);
 			if (locked === failed) {
-				return this.#fetchAlone(need);
+				return this.#fetchAlone(need, since);
 			}
 
 			if (locked) {
 				this.#waited(need, wait, 'lock-won');
-				return this.#fetchHolding(owner, need);
+				return this.#fetchHolding(owner, need, since);
 			}
 
-			if (this.#now() - wait.started >= this.#waitLimitMs) {
-				// The holder is alive (it keeps its lock) but slower than this process's own fetch would be.
+			if (this.#now() - wait.started >= this.#waitLimitMs || this.#now() - since >= this.#totalTimeoutMs) {
+				// The holder is alive (it keeps its lock) but slower than this process's own fetch would
+				// be; or the time limit went by (the fetch then fails at once, saying so).
 				this.#waited(need, wait, 'deadline');
-				return this.#fetchAndShare(need);
+				return this.#fetchAndShare(need, since);
 			}
 
 			await this.#pause(wait);
 			const found = await this.#adopt(need);
 			if (found === failed) {
-				return this.#fetchAlone(need);
+				return this.#fetchAlone(need, since);
 			}
 
 			if (found !== undefined) {
@@ -172,13 +186,13 @@ export class SharedToken implements TokenSource {
 
 			const latest = await this.#store.get(this.#markerKey);
 			if (latest === failed) {
-				return this.#fetchAlone(need);
+				return this.#fetchAlone(need, since);
 			}
 
 			if (latest !== undefined && latest !== wait.marker) {
 				// Waiting on would make the waiters take the lock one after another, K fetch times for the last.
 				this.#waited(need, wait, 'holder-failed');
-				return this.#fetchAndShare(need);
+				return this.#fetchAndShare(need, since);
 			}
 		}
 	}
@@ -220,7 +234,7 @@ export class SharedToken implements TokenSource {
 	 * the lock goes and before this process's callers hear of it; a failure is never shared: the
 	 * waiters are told at once (a marker that says only that), then the lock goes.
 	 */
-	async #fetchHolding(owner: string, need: TokenNeed): Promise<Obtained> {
+	async #fetchHolding(owner: string, need: TokenNeed, since: number): Promise<Obtained> {
 		if (this.#observed) {
 			this.#emit({event: 'lock-won', reason: need.reason});
 		}
@@ -236,7 +250,7 @@ export class SharedToken implements TokenSource {
 				return found;
 			}
 
-			return await this.#fetchAndShare(need);
+			return await this.#fetchAndShare(need, since);
 		} catch (error) {
 			// A new random value each time, which says nothing of the failure: a waiter tells it from an older one.
 			await this.#store.set(this.#markerKey, randomUUID(), this.#lockTtlMs);
@@ -248,8 +262,8 @@ export class SharedToken implements TokenSource {
 	}
 
 	/** Fetches, then writes the token to the store before returning it (unless a clearCache() made it stale). */
-	async #fetchAndShare(need: TokenNeed): Promise<Obtained> {
-		const token = await this.#fetchToken(need.reason);
+	async #fetchAndShare(need: TokenNeed, since: number): Promise<Obtained> {
+		const token = await this.#fetchToken(need.reason, this.#now() - since);
 		// A token fetched before a clearCache() answers its callers but is kept nowhere, here or there.
 		const sealed = need.isCurrent() ? sealToken(token, this.#slot) : undefined;
 		// The entry dies with the token: never a key without a TTL, never a token past its expiry.
@@ -263,8 +277,8 @@ export class SharedToken implements TokenSource {
 	}
 
 	/** The store is failing: fetch as a process on its own, and leave the store alone. */
-	async #fetchAlone(need: TokenNeed): Promise<Obtained> {
-		return {token: await this.#fetchToken(need.reason)};
+	async #fetchAlone(need: TokenNeed, since: number): Promise<Obtained> {
+		return {token: await this.#fetchToken(need.reason, this.#now() - since)};
 	}
 
 	async #pause(wait: Wait): Promise<void> {

@@ -3,6 +3,7 @@ import axiosRetry from 'axios-retry';
 import {loadAxios} from './axios-module.js';
 import type {ResolvedConfig} from './config.js';
 import {basicAuthorization, createServerTextRedactor} from './credentials.js';
+import {VibrantTokenError} from './errors.js';
 import {log} from './log.js';
 import {type CachedToken, InvalidTokenResponse, type TokenResponse, toCachedToken} from './token.js';
 import {type BudgetEnd, parseTokenBody, toBadBodyError, toTokenError, unparsableProblem} from './token-errors.js';
@@ -19,7 +20,11 @@ const maxResponseBytes = 1024 * 1024;
  *
  * @internal
  */
-export type TokenFetcher = () => Promise<{token: CachedToken; response: TokenResponse}>;
+/**
+ * Fetches a token. `waitedMs`: what the caller already spent waiting for another process's token
+ * request, which counts against `totalTimeoutMs` (0 when it did not wait).
+ */
+export type TokenFetcher = (waitedMs?: number) => Promise<{token: CachedToken; response: TokenResponse}>;
 
 /** The token request of one client, built once: where it goes and what it carries. */
 type TokenRequest = {
@@ -41,8 +46,14 @@ export function createTokenFetcher(config: ResolvedConfig, now: () => number = D
 	const redact = createServerTextRedactor(config);
 	// On the first fetch: the axios the application uses may still have to be imported (axios-module.ts).
 	let instance: Promise<AxiosInstance> | undefined;
-	return async function fetchToken() {
-		const budget = startBudget(config);
+	return async function fetchToken(waitedMs = 0) {
+		if (waitedMs >= config.totalTimeoutMs) {
+			throw new VibrantTokenError(
+				`Token request to ${request.endpoint} not sent: the total time limit totalTimeoutMs (${config.totalTimeoutMs} ms) went by waiting for another process's token request (${Math.round(waitedMs)} ms).`,
+			);
+		}
+
+		const budget = startBudget(config, waitedMs);
 		let response: AxiosResponse<string>;
 		try {
 			instance ??= createTokenInstance(config, request.headers).catch((error: unknown) => {
@@ -168,14 +179,16 @@ type Budget = {
  * aborted, whatever it is doing: axios's timeout stops counting once the response headers are in,
  * and a body that trickles in would otherwise hold the request (and a fleet's lock) past it.
  */
-function startBudget(config: ResolvedConfig): Budget {
-	const deadline = performance.now() + config.totalTimeoutMs;
+function startBudget(config: ResolvedConfig, waitedMs: number): Budget {
+	const {totalTimeoutMs} = config;
+	const leftMs = totalTimeoutMs - waitedMs;
+	const deadline = performance.now() + leftMs;
 	const controller = new AbortController();
 	const timer = setTimeout(() => {
 		controller.abort();
-	}, Math.ceil(config.totalTimeoutMs));
+	}, Math.ceil(leftMs));
 	let backoffMs = 0;
-	let attemptMs = attemptTimeoutMs(config.timeoutMs, config.totalTimeoutMs);
+	let attemptMs = attemptTimeoutMs(config.timeoutMs, leftMs);
 	let stopped: BudgetEnd | undefined;
 	return {
 		requestConfig: {
@@ -191,7 +204,7 @@ function startBudget(config: ResolvedConfig): Budget {
 					backoffMs = retryDelay(retriesDone + 1, error);
 					if (backoffMs >= deadline - performance.now()) {
 						const retryAfter = parseRetryAfter(error.response?.headers['retry-after']) === undefined ? undefined : backoffMs;
-						stopped = {totalTimeoutMs: config.totalTimeoutMs, retryAfterMs: retryAfter, reached: false};
+						stopped = {totalTimeoutMs, waitedMs, retryAfterMs: retryAfter, reached: false};
 						return false;
 					}
 
@@ -215,7 +228,7 @@ function startBudget(config: ResolvedConfig): Budget {
 			// The deadline aborted the request, or the last attempt timed out on what was left of the
 			// budget rather than on timeoutMs.
 			const reached = controller.signal.aborted || ((code === 'ECONNABORTED' || code === 'ETIMEDOUT') && attemptMs < config.timeoutMs);
-			return stopped ?? (reached ? {totalTimeoutMs: config.totalTimeoutMs, reached: true} : undefined);
+			return stopped ?? (reached ? {totalTimeoutMs, waitedMs, reached: true} : undefined);
 		},
 		done() {
 			clearTimeout(timer);

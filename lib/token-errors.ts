@@ -163,6 +163,8 @@ function statusAdvice(status: number, retryAfter: unknown): string {
  */
 export type BudgetEnd = {
 	readonly totalTimeoutMs: number;
+	/** What went by waiting for another process's token request before this one started. */
+	readonly waitedMs: number;
 	/** Set when the server's Retry-After was not waited for because less time than it was left. */
 	readonly retryAfterMs?: number | undefined;
 	/** The deadline itself came (`false`: the next back-off would have ended past it). */
@@ -172,10 +174,12 @@ export type BudgetEnd = {
 /** Says that the total budget ran out, names `totalTimeoutMs` and the attempts, then what the last one met. */
 function toBudgetError(last: VibrantTokenError, endpoint: string, attempts: number, budget: BudgetEnd): VibrantTokenError {
 	const limit = `totalTimeoutMs (${budget.totalTimeoutMs} ms)`;
+	const waited =
+		budget.waitedMs > 0 ? ` (${Math.round(budget.waitedMs)} ms of it went by waiting for another process's token request)` : '';
 	const why =
 		budget.retryAfterMs === undefined
-			? `the total time limit ${limit} ${budget.reached ? 'was reached' : 'left no time for another attempt'}`
-			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than is left of the total time limit ${limit}`;
+			? `the total time limit ${limit} ${budget.reached ? 'was reached' : 'left no time for another attempt'}${waited}`
+			: `the server asked to wait ${Math.ceil(budget.retryAfterMs / 1000)} s (Retry-After), more than is left of the total time limit ${limit}${waited}`;
 	const {status, oauthError, oauthErrorDescription, cause} = last;
 	return new VibrantTokenError(
 		`Token request to ${endpoint} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why}. Last attempt: ${last.message}`,

@@ -158,6 +158,14 @@ describe('waiting on the fleet counts against totalTimeoutMs', () => {
 		expect(tokens.requests).toHaveLength(2);
 	});
 
+	test('a store that does not answer costs no part of totalTimeoutMs: the process fetches alone with its whole budget', async () => {
+		// Each command times out after commandTimeoutMs (500 ms), longer than this client's whole limit.
+		const store = memoryStore({latencyMs: 1500});
+		const client = processOf(store, {totalTimeoutMs: 400});
+		expect(await client.getToken()).toBe('Bearer token-1');
+		expect(tokens.requests).toHaveLength(1);
+	});
+
 	test('axios with no timeout (timeout: 0): the token wait behind such a holder ends at totalTimeoutMs; nothing is sent', async () => {
 		const store = memoryStore();
 		const {holding, release} = await waitingOn(store);

@@ -1,7 +1,9 @@
 import {execFile} from 'node:child_process';
-import {readFile} from 'node:fs/promises';
+import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {promisify} from 'node:util';
+import {build} from 'esbuild';
 import {startTokenServer, tokenReply} from './helpers/token-server.js';
 
 // The built package (npm test builds it first), loaded by plain Node the way users load it.
@@ -92,6 +94,61 @@ describe('the built package', () => {
 			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED', []]);
 		} finally {
 			await tokens.close();
+		}
+	});
+
+	test("an ES module application with a CommonJS dependency that requires axios: a timeout waiting for the token is still the application's AxiosError", async () => {
+		const tokens = await startTokenServer();
+		tokens.reply('hang');
+		try {
+			const script = `
+				import {createRequire} from 'node:module';
+				import axios from 'axios';
+				import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
+				// As a CommonJS SDK among the application's dependencies would.
+				const commonJsAxios = createRequire(import.meta.url)('axios');
+				const client = new Client({clientId: 'mixed', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
+				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
+				const error = await api.get('/api', {timeout: 100}).catch(error => error);
+				console.log(JSON.stringify([error instanceof axios.AxiosError, error instanceof commonJsAxios.AxiosError, error.code]));
+				process.exit(0);
+			`;
+			const {stdout} = await run(['--input-type=module', '-e', script]);
+			expect(JSON.parse(stdout)).toEqual([true, false, 'ECONNABORTED']);
+		} finally {
+			await tokens.close();
+		}
+	});
+
+	test("a CommonJS application bundled by esbuild: a timeout waiting for the token is the bundled axios's AxiosError", async () => {
+		const tokens = await startTokenServer();
+		tokens.reply('hang');
+		const directory = await mkdtemp(path.join(os.tmpdir(), 'vibrant-bundle-'));
+		try {
+			const source = `
+				const axios = require('axios');
+				const {Client, attachVibrantAuth} = require(${JSON.stringify(path.join(root, 'dist/cjs/index.js'))});
+				const client = new Client({clientId: 'bundled', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
+				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
+				api.get('/api', {timeout: 100}).catch(error => {
+					console.log(JSON.stringify([error instanceof axios.AxiosError, error.code]));
+					process.exit(0);
+				});
+			`;
+			const bundle = path.join(directory, 'bundle.cjs');
+			await build({
+				stdin: {contents: source, resolveDir: root, loader: 'js'},
+				bundle: true,
+				platform: 'node',
+				format: 'cjs',
+				outfile: bundle,
+				logLevel: 'silent',
+			});
+			const {stdout} = await promisify(execFile)(process.execPath, [bundle], {cwd: directory});
+			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED']);
+		} finally {
+			await tokens.close();
+			await rm(directory, {recursive: true, force: true});
 		}
 	});
 

@@ -3,7 +3,7 @@
 // wait comes here: the warm path never does.
 
 import type {AxiosError, AxiosStatic, InternalAxiosRequestConfig} from 'axios';
-import {loadAxios} from './axios-module.js';
+import {axiosOf} from './axios-module.js';
 import type {TokenCache} from './token-cache.js';
 
 // setTimeout's limit: a longer timeout is none here (the client's totalTimeoutMs bounds the wait).
@@ -39,7 +39,7 @@ export async function tokenWithinLimits(config: InternalAxiosRequestConfig, cach
 		const leftMs = startedAt + timeoutMs - performance.now();
 		if (leftMs < 1) {
 			// A timeout > 0 made waitWithin load axios already.
-			throw timeoutError(await loadAxios(), config, namedTimeoutMs);
+			throw timeoutError(await axiosOf(config), config, namedTimeoutMs);
 		}
 
 		shortenTimeout(config, leftMs, namedTimeoutMs);
@@ -66,7 +66,7 @@ async function waitWithin(config: InternalAxiosRequestConfig, cache: TokenCache,
 	}
 
 	// axios's own errors, of the application's copy of axios (loaded on first use).
-	const axios = await loadAxios();
+	const axios = await axiosOf(config);
 	// One signal for the cache's one abortable wait, aborted by whichever limit comes first.
 	const controller = new AbortController();
 	const {CanceledError} = axios;

@@ -56,7 +56,19 @@ const eagerPollingMs = 1000;
  * One process's wait for the lock holder's token. `marker` is the failure marker as it was when
  * the wait began: only a new one tells of a failure of the holder this process waits for.
  */
-type Wait = {readonly started: number; readonly marker: string | undefined; poll: number; waited: boolean};
+type Wait = {
+	readonly started: number;
+	/** When the wait began, on the monotonic clock that the time limits are measured on. */
+	readonly since: number;
+	readonly marker: string | undefined;
+	poll: number;
+	waited: boolean;
+};
+
+/** What a wait has cost so far: nothing unless it paused (its store commands alone do not count). */
+function waitedMs(wait: Wait): number {
+	return wait.waited ? performance.now() - wait.since : 0;
+}
 
 /**
  * The token of a fleet, shared through a {@link TokenStore}, as steps: adopt a usable entry; else
@@ -105,18 +117,16 @@ export class SharedToken implements TokenSource {
 
 	/** A token for this process: adopted from the store, fetched under the fleet's lock, or waited for. */
 	async obtain(need: TokenNeed): Promise<Obtained> {
-		// From here on, store commands and waits count against totalTimeoutMs.
-		const since = this.#now();
 		if (need.reason === 'cleared') {
-			return this.#replace(need, since);
+			return this.#replace(need);
 		}
 
 		const found = await this.#adopt(need);
 		if (found === failed) {
-			return this.#fetchAlone(need, since);
+			return this.#fetchAlone(need);
 		}
 
-		return found ?? this.#lockOrWait(need, since);
+		return found ?? this.#lockOrWait(need);
 	}
 
 	/**
@@ -134,49 +144,55 @@ export class SharedToken implements TokenSource {
 	 * cleared token goes first (compare-and-delete), so no process adopts it meanwhile; the new token
 	 * replaces it.
 	 */
-	async #replace(need: TokenNeed, since: number): Promise<Obtained> {
+	async #replace(need: TokenNeed): Promise<Obtained> {
 		const cleared = need.replaced?.sealed;
 		if (cleared !== undefined) {
 			await this.#store.delete(this.#slot.key, cleared);
 		}
 
-		return this.#fetchAndShare(need, since);
+		return this.#fetchAndShare(need, 0);
 	}
 
 	/**
 	 * Takes the fleet's lock and fetches, or waits for the holder's token until it comes, the holder
-	 * fails, or the wait limit (or totalTimeoutMs since `obtain` began) is reached.
+	 * fails, or the wait limit is reached. The wait counts against totalTimeoutMs: past it this
+	 * process takes no lock and its fetch fails at once, saying so; else its fetch gets what is left.
 	 */
-	async #lockOrWait(need: TokenNeed, since: number): Promise<Obtained> {
+	async #lockOrWait(need: TokenNeed): Promise<Obtained> {
 		const marker = await this.#store.get(this.#markerKey);
 		if (marker === failed) {
-			return this.#fetchAlone(need, since);
+			return this.#fetchAlone(need);
 		}
 
-		const wait: Wait = {started: this.#now(), marker, poll: firstPollMs, waited: false};
+		const wait: Wait = {started: this.#now(), since: performance.now(), marker, poll: firstPollMs, waited: false};
 		for (;;) {
+			if (waitedMs(wait) >= this.#totalTimeoutMs) {
+				// Not as the fleet's lock holder: its failure would tell every waiter to fetch alone.
+				this.#waited(need, wait, 'deadline');
+				return this.#fetchAndShare(need, waitedMs(wait));
+			}
+
 			const owner = randomUUID();
 			const locked = await this.#store.lock(this.#slot.key, owner, this.#lockTtlMs);
 			if (locked === failed) {
-				return this.#fetchAlone(need, since);
+				return this.#fetchAlone(need);
 			}
 
 			if (locked) {
 				this.#waited(need, wait, 'lock-won');
-				return this.#fetchHolding(owner, need, since);
+				return this.#fetchHolding(owner, need, waitedMs(wait));
 			}
 
-			if (this.#now() - wait.started >= this.#waitLimitMs || this.#now() - since >= this.#totalTimeoutMs) {
-				// The holder is alive (it keeps its lock) but slower than this process's own fetch would
-				// be; or the time limit went by (the fetch then fails at once, saying so).
+			if (this.#now() - wait.started >= this.#waitLimitMs) {
+				// The holder is alive (it keeps its lock) but slower than this process's own fetch would be.
 				this.#waited(need, wait, 'deadline');
-				return this.#fetchAndShare(need, since);
+				return this.#fetchAndShare(need, waitedMs(wait));
 			}
 
-			await this.#pause(wait);
+			await this.#pause(wait, this.#totalTimeoutMs - waitedMs(wait));
 			const found = await this.#adopt(need);
 			if (found === failed) {
-				return this.#fetchAlone(need, since);
+				return this.#fetchAlone(need);
 			}
 
 			if (found !== undefined) {
@@ -186,13 +202,13 @@ export class SharedToken implements TokenSource {
 
 			const latest = await this.#store.get(this.#markerKey);
 			if (latest === failed) {
-				return this.#fetchAlone(need, since);
+				return this.#fetchAlone(need);
 			}
 
 			if (latest !== undefined && latest !== wait.marker) {
 				// Waiting on would make the waiters take the lock one after another, K fetch times for the last.
 				this.#waited(need, wait, 'holder-failed');
-				return this.#fetchAndShare(need, since);
+				return this.#fetchAndShare(need, waitedMs(wait));
 			}
 		}
 	}
@@ -234,7 +250,7 @@ export class SharedToken implements TokenSource {
 	 * the lock goes and before this process's callers hear of it; a failure is never shared: the
 	 * waiters are told at once (a marker that says only that), then the lock goes.
 	 */
-	async #fetchHolding(owner: string, need: TokenNeed, since: number): Promise<Obtained> {
+	async #fetchHolding(owner: string, need: TokenNeed, waitedMs: number): Promise<Obtained> {
 		if (this.#observed) {
 			this.#emit({event: 'lock-won', reason: need.reason});
 		}
@@ -250,7 +266,7 @@ export class SharedToken implements TokenSource {
 				return found;
 			}
 
-			return await this.#fetchAndShare(need, since);
+			return await this.#fetchAndShare(need, waitedMs);
 		} catch (error) {
 			// A new random value each time, which says nothing of the failure: a waiter tells it from an older one.
 			await this.#store.set(this.#markerKey, randomUUID(), this.#lockTtlMs);
@@ -261,9 +277,13 @@ export class SharedToken implements TokenSource {
 		}
 	}
 
-	/** Fetches, then writes the token to the store before returning it (unless a clearCache() made it stale). */
-	async #fetchAndShare(need: TokenNeed, since: number): Promise<Obtained> {
-		const token = await this.#fetchToken(need.reason, this.#now() - since);
+	/**
+	 * Fetches, then writes the token to the store before returning it (unless a clearCache() made it
+	 * stale). `waitedMs`: what this process waited for another's token, which counts against
+	 * totalTimeoutMs.
+	 */
+	async #fetchAndShare(need: TokenNeed, waitedMs: number): Promise<Obtained> {
+		const token = await this.#fetchToken(need.reason, waitedMs);
 		// A token fetched before a clearCache() answers its callers but is kept nowhere, here or there.
 		const sealed = need.isCurrent() ? sealToken(token, this.#slot) : undefined;
 		// The entry dies with the token: never a key without a TTL, never a token past its expiry.
@@ -277,13 +297,14 @@ export class SharedToken implements TokenSource {
 	}
 
 	/** The store is failing: fetch as a process on its own, and leave the store alone. */
-	async #fetchAlone(need: TokenNeed, since: number): Promise<Obtained> {
-		return {token: await this.#fetchToken(need.reason, this.#now() - since)};
+	async #fetchAlone(need: TokenNeed): Promise<Obtained> {
+		return {token: await this.#fetchToken(need.reason, 0)};
 	}
 
-	async #pause(wait: Wait): Promise<void> {
+	/** Sleeps until the next poll, or until `leftMs` (of totalTimeoutMs) are gone if that is sooner. */
+	async #pause(wait: Wait, leftMs: number): Promise<void> {
 		wait.waited = true;
-		await sleep(wait.poll * (0.75 + Math.random() / 2));
+		await sleep(Math.max(0, Math.min(wait.poll * (0.75 + Math.random() / 2), leftMs)));
 		if (this.#now() - wait.started >= eagerPollingMs) {
 			wait.poll = Math.min(maxPollMs, wait.poll * 2);
 		}

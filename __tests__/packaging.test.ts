@@ -75,103 +75,83 @@ describe('the built package', () => {
 		}
 	});
 
-	test("an ES module application: a request that waits for its token within a timeout fails with axios's own error, and no CommonJS axios loads", async () => {
+	/**
+	 * Runs a program (written by `program` around the lines it is given) in which a request with
+	 * `timeout: 100` waits for its token from an endpoint that never answers, then prints
+	 * `JSON.stringify(report)`, an expression over `error`. Returns what it printed.
+	 */
+	async function timedOutWaiting(
+		report: string,
+		program: (attachAndTimeOut: string) => {args: string[]} | {bundle: string},
+	): Promise<unknown> {
 		const tokens = await startTokenServer();
 		tokens.reply('hang');
+		const directory = await mkdtemp(path.join(os.tmpdir(), 'vibrant-axios-copy-'));
 		try {
-			const script = `
-				import {createRequire} from 'node:module';
-				import axios from 'axios';
-				import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
+			const lines = `
 				const client = new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
 				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
-				const error = await api.get('/api', {timeout: 100}).catch(error => error);
-				const loaded = Object.keys(createRequire(import.meta.url).cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file));
-				console.log(JSON.stringify([error instanceof axios.AxiosError, error.code, loaded]));
-				process.exit(0);
-			`;
-			const {stdout} = await run(['--input-type=module', '-e', script]);
-			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED', []]);
-		} finally {
-			await tokens.close();
-		}
-	});
-
-	test("an ES module application with a CommonJS dependency that requires axios: a timeout waiting for the token is still the application's AxiosError", async () => {
-		const tokens = await startTokenServer();
-		tokens.reply('hang');
-		try {
-			const script = `
-				import {createRequire} from 'node:module';
-				import axios from 'axios';
-				import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
-				// As a CommonJS SDK among the application's dependencies would.
-				const commonJsAxios = createRequire(import.meta.url)('axios');
-				const client = new Client({clientId: 'mixed', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
-				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
-				const error = await api.get('/api', {timeout: 100}).catch(error => error);
-				console.log(JSON.stringify([error instanceof axios.AxiosError, error instanceof commonJsAxios.AxiosError, error.code]));
-				process.exit(0);
-			`;
-			const {stdout} = await run(['--input-type=module', '-e', script]);
-			expect(JSON.parse(stdout)).toEqual([true, false, 'ECONNABORTED']);
-		} finally {
-			await tokens.close();
-		}
-	});
-
-	test("a CommonJS application bundled by esbuild: a timeout waiting for the token is the bundled axios's AxiosError", async () => {
-		const tokens = await startTokenServer();
-		tokens.reply('hang');
-		const directory = await mkdtemp(path.join(os.tmpdir(), 'vibrant-bundle-'));
-		try {
-			const source = `
-				const axios = require('axios');
-				const {Client, attachVibrantAuth} = require(${JSON.stringify(path.join(root, 'dist/cjs/index.js'))});
-				const client = new Client({clientId: 'bundled', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
-				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
 				api.get('/api', {timeout: 100}).catch(error => {
-					console.log(JSON.stringify([error instanceof axios.AxiosError, error.code]));
+					console.log(JSON.stringify(${report}));
 					process.exit(0);
 				});
 			`;
-			const bundle = path.join(directory, 'bundle.cjs');
-			await build({
-				stdin: {contents: source, resolveDir: root, loader: 'js'},
-				bundle: true,
-				platform: 'node',
-				format: 'cjs',
-				outfile: bundle,
-				logLevel: 'silent',
-			});
-			const {stdout} = await promisify(execFile)(process.execPath, [bundle], {cwd: directory});
-			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED']);
+			const given = program(lines);
+			if ('args' in given) {
+				return JSON.parse((await run(given.args)).stdout);
+			}
+
+			const outfile = path.join(directory, 'bundle.cjs');
+			const stdin = {contents: given.bundle, resolveDir: root, loader: 'js' as const};
+			await build({stdin, bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'silent'});
+			return JSON.parse((await promisify(execFile)(process.execPath, [outfile], {cwd: directory})).stdout);
 		} finally {
 			await tokens.close();
 			await rm(directory, {recursive: true, force: true});
 		}
+	}
+
+	// An expression: the files of axios's CommonJS build in the module cache.
+	const commonJsAxiosFiles =
+		'Object.keys(createRequire(import.meta.url).cache).filter(file => /[\\\\/]node_modules[\\\\/]axios[\\\\/]/.test(file))';
+	const esmHead = `
+		import {createRequire} from 'node:module';
+		import axios from 'axios';
+		import {Client, attachVibrantAuth} from 'vibrant-oauth2-client';
+	`;
+
+	test("an ES module application: a request that waits for its token within a timeout fails with axios's own error, and no CommonJS axios loads", async () => {
+		const report = `[error instanceof axios.AxiosError, error.code, ${commonJsAxiosFiles}]`;
+		const printed = await timedOutWaiting(report, lines => ({args: ['--input-type=module', '-e', esmHead + lines]}));
+		expect(printed).toEqual([true, 'ECONNABORTED', []]);
 	});
+
+	test("an ES module application with a CommonJS dependency that requires axios: a timeout waiting for the token is still the application's AxiosError", async () => {
+		// As a CommonJS SDK among the application's dependencies would.
+		const dependency = "const commonJsAxios = createRequire(import.meta.url)('axios');";
+		const report = '[error instanceof axios.AxiosError, error instanceof commonJsAxios.AxiosError, error.code]';
+		const printed = await timedOutWaiting(report, lines => ({args: ['--input-type=module', '-e', esmHead + dependency + lines]}));
+		expect(printed).toEqual([true, false, 'ECONNABORTED']);
+	});
+
+	const cjsHead = (pkg: string) => `
+		const axios = require('axios');
+		const {Client, attachVibrantAuth} = require(${JSON.stringify(pkg)});
+	`;
 
 	test("a CommonJS application that required axios: a request that waits for its token within a timeout fails with that axios's own error", async () => {
 		// One file serves import and require: the copy of axios that the application holds is found at first use.
-		const tokens = await startTokenServer();
-		tokens.reply('hang');
-		try {
-			const script = `
-				const axios = require('axios');
-				const {Client, attachVibrantAuth} = require('vibrant-oauth2-client');
-				const client = new Client({clientId: 'one-axios', clientSecret: 'secret', tokenUrl: '${tokens.url}'});
-				const api = attachVibrantAuth(axios.create({baseURL: '${tokens.origin}'}), {client, origins: ['${tokens.origin}']});
-				api.get('/api', {timeout: 100}).catch(error => {
-					console.log(JSON.stringify([error instanceof axios.AxiosError, error.code]));
-					process.exit(0);
-				});
-			`;
-			const {stdout} = await run(['-e', script]);
-			expect(JSON.parse(stdout)).toEqual([true, 'ECONNABORTED']);
-		} finally {
-			await tokens.close();
-		}
+		const printed = await timedOutWaiting('[error instanceof axios.AxiosError, error.code]', lines => ({
+			args: ['-e', cjsHead('vibrant-oauth2-client') + lines],
+		}));
+		expect(printed).toEqual([true, 'ECONNABORTED']);
+	});
+
+	test("a CommonJS application bundled by esbuild: a timeout waiting for the token is the bundled axios's AxiosError", async () => {
+		const printed = await timedOutWaiting('[error instanceof axios.AxiosError, error.code]', lines => ({
+			bundle: cjsHead(path.join(root, 'dist/cjs/index.js')) + lines,
+		}));
+		expect(printed).toEqual([true, 'ECONNABORTED']);
 	});
 
 	test('a CommonJS application loads axios only when a token is fetched', async () => {

@@ -68,6 +68,31 @@ describe('the client secret never leaks', () => {
 		}
 	});
 
+	test('from the errors of the time limits: the total limit, a Retry-After past it, a request that timed out waiting', async () => {
+		const errors: unknown[] = [];
+		const options: ClientOptions = {clientId, clientSecret: secret, tokenUrl: server.url, timeoutMs: 1000};
+		// The total limit reached while the last attempt's answer echoed the request (the secret).
+		server.reply(request => ({status: 503, body: echo(request), delayMs: 150}));
+		errors.push(await new Client({...options, totalTimeoutMs: 400}).getToken().catch((error: unknown) => error));
+		// A Retry-After longer than what is left, after an answer that echoed the request.
+		server.reply(request => ({status: 503, headers: {'Retry-After': '5'}, body: echo(request)}));
+		errors.push(await new Client({...options, totalTimeoutMs: 2000}).getToken().catch((error: unknown) => error));
+		for (const error of errors) {
+			expect(error).toBeInstanceOf(VibrantAuthError);
+			expect((error as Error).message).toContain('totalTimeoutMs');
+		}
+
+		// axios's own error for a request whose timeout ran out while it waited for a token.
+		server.reply('hang');
+		const client = new Client({...options, totalTimeoutMs: 2000});
+		const api = attachVibrantAuth(axios.create({baseURL: server.origin}), {client, origins: [server.origin]});
+		const timedOut: unknown = await api.get('/api', {timeout: 100}).catch((error: unknown) => error);
+		expect(axios.isAxiosError(timedOut) && timedOut.code).toBe('ECONNABORTED');
+		for (const error of [...errors, timedOut]) {
+			expectNoSecret(error);
+		}
+	});
+
 	test('the check itself finds every form of the secret', () => {
 		for (const form of secretForms) {
 			const leaky = new Error(`x ${form} y`);
